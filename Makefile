@@ -1,0 +1,49 @@
+# cosem-reader — everything a developer or a new user runs.
+# `make demo` and `make test` work on a fresh machine with Python 3.11+ and make:
+# they create .venv and install what they need first.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+DEMO_CAPTURE := src/cosem_reader/demo/kaifa-ma309m-demo.bin
+DEMO_KEY     := 000102030405060708090A0B0C0D0E0F
+
+.PHONY: install generate check-generated test lint demo demo-capture bench fuzz clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cosem-reader needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+generate: $(STAMP)
+	$(PY) -m codegen.generate
+
+check-generated: $(STAMP)
+	$(PY) -m codegen.generate --check
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src codegen tests
+	$(VENV)/bin/mypy --strict src codegen
+
+demo: $(STAMP)
+	$(VENV)/bin/cosem-reader decode --format text --timezone Europe/Vienna --key $(DEMO_KEY) $(DEMO_CAPTURE)
+
+# Rewrites the bundled demo capture with the project's own encoder.
+demo-capture: $(STAMP)
+	$(PY) -m tests.support.make_demo $(DEMO_CAPTURE)
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

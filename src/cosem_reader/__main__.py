@@ -1,0 +1,7 @@
+"""``python -m cosem_reader`` runs the command line."""
+
+import sys
+
+from cosem_reader.cli import main
+
+sys.exit(main())
