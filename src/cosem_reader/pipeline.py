@@ -1,0 +1,299 @@
+"""The layers wired together: bytes in, notifications (or what went wrong) out.
+
+:class:`StreamDecoder` is what the CLI and the daemon feed.  It recognises the
+link layer from the bytes (M-Bus long frames start ``68 L L 68``, HDLC frames
+``7E A0``/``7E A8``, anything else is taken as bare APDUs), joins segments and
+blocks, deciphers with the user's key and decodes the APDU, and returns for each
+APDU either a :class:`~cosem_reader.readings.Notification`, the
+:class:`~cosem_reader.security.CipheredApdu` when no key was given, or the error
+that stopped it — never raising for bad input, so a daemon loses nothing it
+could have decoded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Literal
+
+from cosem_reader import hdlc, mbus
+from cosem_reader.apdu import decode_apdu, schema
+from cosem_reader.block_transfer import BlockTransferJoiner
+from cosem_reader.errors import AxdrError, CosemReaderError, SecurityError
+from cosem_reader.readings import Notification, notification_from_apdu
+from cosem_reader.security import (
+    CipheredApdu,
+    decipher,
+    is_ciphered,
+    looks_like_apdu,
+    parse_ciphered_apdu,
+)
+from cosem_reader.transport import SegmentJoiner
+
+__all__ = ["Decoded", "Layer", "StreamDecoder", "decode_capture", "detect_layer"]
+
+log = logging.getLogger(__name__)
+
+Layer = Literal["auto", "mbus", "hdlc", "raw"]
+
+#: One result of the pipeline, in stream order.
+Decoded = Notification | CipheredApdu | CosemReaderError
+
+_MBUS_START = 0x68
+_GENERAL_CIPHERING = (0xDB, 0xDC)
+_MAX_RAW_APDU = 65536
+_DETECT_WINDOW = 4096
+_HDLC_FLAG = 0x7E
+
+
+def detect_layer(data: bytes) -> Layer | None:
+    """The link layer the bytes begin with, or None while there are too few to tell.
+
+    A known APDU tag at the very start means bare APDUs; otherwise the earliest
+    plausible frame start decides: ``68 L L 68`` for M-Bus, ``7E A0``/``7E A8`` for
+    HDLC.  A window without either is taken as bare APDUs.
+    """
+    if data and data[0] not in (_MBUS_START, _HDLC_FLAG):
+        first = data[:1]
+        if looks_like_apdu(first) or is_ciphered(first):
+            return "raw"
+    end = len(data)
+    for index in range(min(end, _DETECT_WINDOW)):
+        byte = data[index]
+        if byte == _MBUS_START and index + 3 < end:
+            if data[index + 1] == data[index + 2] and data[index + 3] == _MBUS_START:
+                return "mbus"
+        elif byte == _HDLC_FLAG and index + 1 < end and data[index + 1] & 0xF0 == 0xA0:
+            return "hdlc"
+    return "raw" if end >= _DETECT_WINDOW else None
+
+
+@dataclass
+class _Counters:
+    frames: int = 0
+    apdus: int = 0
+    notifications: int = 0
+    errors: int = 0
+
+
+@dataclass
+class StreamDecoder:
+    """Feed it bytes in any chunking; it returns what each complete APDU decoded to."""
+
+    key: bytes | None = None
+    auth_key: bytes | None = None
+    layer: Layer = "auto"
+    local_zone: tzinfo | None = None
+    #: For the short glo-* ciphered APDUs, which carry no system title of their own.
+    system_title: bytes | None = None
+    #: Called with each plaintext APDU (for debug logging); never changes the result.
+    on_apdu: Callable[[bytes], None] | None = None
+    counters: _Counters = field(default_factory=_Counters)
+
+    def __post_init__(self) -> None:
+        self._pending = b""
+        self._active: Layer | None = None if self.layer == "auto" else self.layer
+        self._mbus_reader = mbus.LongFrameReader()
+        self._segments = SegmentJoiner()
+        self._hdlc_reader = hdlc.HdlcFrameReader()
+        self._hdlc_joiner = hdlc.HdlcApduJoiner()
+        self._blocks = BlockTransferJoiner()
+        self._raw = b""
+
+    @property
+    def active_layer(self) -> Layer | None:
+        """The link layer in use (None while auto-detection has not seen enough bytes)."""
+        return self._active
+
+    def feed(self, chunk: bytes) -> list[Decoded]:
+        """Take the next bytes of the stream; return the results of the APDUs they completed."""
+        if self._active is None:
+            self._pending += chunk
+            self._active = detect_layer(self._pending)
+            if self._active is None:
+                return []
+            chunk, self._pending = self._pending, b""
+        results: list[Decoded] = []
+        if self._active == "mbus":
+            for frame in self._mbus_reader.feed(chunk):
+                self._on_mbus_frame(frame, results)
+        elif self._active == "hdlc":
+            for hdlc_frame in self._hdlc_reader.feed(chunk):
+                self._on_hdlc_frame(hdlc_frame, results)
+        else:
+            self._raw += chunk
+            self._drain_raw(results, final=False)
+        return results
+
+    def flush(self) -> list[Decoded]:
+        """End of stream: report what was left incomplete."""
+        results: list[Decoded] = []
+        if self._active is None and self._pending:
+            self._active = "raw"
+            self._raw, self._pending = self._pending, b""
+        if self._active == "mbus":
+            for frame in self._mbus_reader.flush():
+                self._on_mbus_frame(frame, results)
+        elif self._active == "hdlc":
+            for hdlc_frame in self._hdlc_reader.flush():
+                self._on_hdlc_frame(hdlc_frame, results)
+        elif self._active == "raw":
+            self._drain_raw(results, final=True)
+        return results
+
+    # -- link layers -------------------------------------------------------------------
+
+    def _error(self, error: CosemReaderError, results: list[Decoded]) -> None:
+        self.counters.errors += 1
+        results.append(error)
+
+    def _on_mbus_frame(
+        self, frame: mbus.LongFrame | CosemReaderError, results: list[Decoded]
+    ) -> None:
+        if isinstance(frame, CosemReaderError):
+            self._error(frame, results)
+            return
+        self.counters.frames += 1
+        for apdu in self._segments.push(frame):
+            self._on_link_apdu(apdu, results)
+
+    def _on_hdlc_frame(
+        self, frame: hdlc.HdlcFrame | CosemReaderError, results: list[Decoded]
+    ) -> None:
+        if isinstance(frame, CosemReaderError):
+            self._error(frame, results)
+            return
+        self.counters.frames += 1
+        for apdu in self._hdlc_joiner.push(frame):
+            self._on_link_apdu(apdu, results)
+
+    def _on_link_apdu(self, apdu: bytes | CosemReaderError, results: list[Decoded]) -> None:
+        if isinstance(apdu, CosemReaderError):
+            self._error(apdu, results)
+            return
+        for joined in self._blocks.push(apdu):
+            if isinstance(joined, CosemReaderError):
+                self._error(joined, results)
+            else:
+                results.append(self.decode_apdu(joined))
+
+    def _drain_raw(self, results: list[Decoded], *, final: bool) -> None:
+        """Bare APDUs back to back: A-XDR says where each one ends."""
+        while self._raw:
+            try:
+                end = self._apdu_length(self._raw)
+            except CosemReaderError as error:
+                # Bare APDUs have no framing to resync on: an error means the APDU
+                # has not fully arrived yet, unless the stream has ended.
+                if not final and len(self._raw) < _MAX_RAW_APDU:
+                    return
+                self._error(error, results)
+                self._raw = b""
+                return
+            apdu, self._raw = self._raw[:end], self._raw[end:]
+            for joined in self._blocks.push(apdu):
+                if isinstance(joined, CosemReaderError):
+                    self._error(joined, results)
+                else:
+                    results.append(self.decode_apdu(joined))
+
+    def _apdu_length(self, data: bytes) -> int:
+        if is_ciphered(data):
+            ciphered = parse_ciphered_apdu(data, self.system_title)
+            return _ciphered_length(data, ciphered)
+        _, end = schema().decode("XDLMS-APDU", _quirk_view(data))
+        return end + (1 if _has_tagged_date_time(data) else 0)
+
+    # -- APDU --------------------------------------------------------------------------
+
+    def decode_apdu(self, apdu: bytes) -> Decoded:
+        """One complete APDU (ciphered or not) to its notification, header or error."""
+        self.counters.apdus += 1
+        try:
+            result = self._decode(apdu)
+        except CosemReaderError as error:
+            self.counters.errors += 1
+            return error
+        if isinstance(result, Notification):
+            self.counters.notifications += 1
+        return result
+
+    def _decode(self, apdu: bytes) -> Notification | CipheredApdu:
+        if not is_ciphered(apdu):
+            if self.on_apdu is not None:
+                self.on_apdu(apdu)
+            return notification_from_apdu(decode_apdu(apdu), apdu, self.local_zone)
+        ciphered = parse_ciphered_apdu(apdu, self.system_title)
+        if self.key is None:
+            return ciphered
+        deciphered = decipher(ciphered, self.key, self.auth_key)
+        plaintext = deciphered.plaintext
+        if deciphered.tag_verified is False:
+            log.warning(
+                "the APDU carries an authentication tag that was not verified:"
+                " no authentication key given"
+            )
+        if self.on_apdu is not None:
+            self.on_apdu(plaintext)
+        inner: Notification | CipheredApdu
+        try:
+            if not looks_like_apdu(plaintext):
+                raise AxdrError(f"deciphered APDU starts with unknown tag 0x{plaintext[:1].hex()}")
+            if is_ciphered(plaintext):
+                inner = self._decode(plaintext)
+            else:
+                inner = notification_from_apdu(decode_apdu(plaintext), plaintext, self.local_zone)
+        except AxdrError as error:
+            if deciphered.tag_verified:
+                raise
+            title = ciphered.system_title.hex().upper() if ciphered.system_title else "?"
+            raise SecurityError(
+                "the deciphered APDU does not decode: wrong key"
+                f" (system title {title}, frame counter {ciphered.frame_counter})",
+                hint="check the key from your grid operator's portal (32 hex digits)",
+            ) from error
+        if isinstance(inner, Notification):
+            from dataclasses import replace  # noqa: PLC0415
+
+            inner = replace(
+                inner,
+                system_title=ciphered.system_title,
+                frame_counter=ciphered.frame_counter,
+                security_control=ciphered.security_control,
+                tag_verified=deciphered.tag_verified,
+            )
+        return inner
+
+
+def _has_tagged_date_time(data: bytes) -> bool:
+    return len(data) > 7 and data[0] == 0x0F and data[5] == 0x09 and data[6] == 0x0C
+
+
+def _quirk_view(data: bytes) -> bytes:
+    return data[:5] + data[6:] if _has_tagged_date_time(data) else data
+
+
+def _ciphered_length(data: bytes, ciphered: CipheredApdu) -> int:
+    """Where a ciphered APDU ends: its header and content length say so."""
+    position = 1
+    if data[0] in _GENERAL_CIPHERING:
+        position += 1 + data[1]
+    first = data[position]
+    position += 1 if first < 0x80 else 1 + (first & 0x7F)
+    tag_length = len(ciphered.auth_tag) if ciphered.auth_tag else 0
+    return position + 5 + len(ciphered.ciphertext) + tag_length
+
+
+def decode_capture(
+    data: bytes,
+    *,
+    key: bytes | None = None,
+    auth_key: bytes | None = None,
+    layer: Layer = "auto",
+    local_zone: tzinfo | None = None,
+) -> list[Decoded]:
+    """Decode a whole capture (all its pushes) at once."""
+    decoder = StreamDecoder(key=key, auth_key=auth_key, layer=layer, local_zone=local_zone)
+    return decoder.feed(data) + decoder.flush()

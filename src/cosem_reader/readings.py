@@ -1,0 +1,526 @@
+"""COSEM readings: from a decoded APDU to OBIS codes, scaled values, units and time.
+
+Meters do not agree on a layout, so nothing here knows one.  The body of a
+data-notification is walked as the meter sent it:
+
+* an OBIS code (an ``octet-string`` of 6 bytes) followed by a value, optionally
+  followed by a scaler-unit ``structure {integer, enum}``, is a register — whether
+  the three stand in a structure of their own (Salzburg Netz, TINETZ: one structure
+  per quantity) or side by side in one flat structure (Netz NÖ);
+* a structure or array is walked element by element, at any depth;
+* any other value is kept as a reading without OBIS code, named by its position
+  in the body (``"34"`` is the 35th element of the top structure, ``"3.1"`` the
+  second element of the fourth), never dropped.
+
+A COSEM date-time (12 bytes: year, month, day, weekday, hour, minute, second,
+hundredths, deviation, clock status) holds the meter's local wall time; the
+deviation is UTC minus local time in minutes (Austrian meters send −120 in
+summer), ``0x8000`` when not specified, in which case the configured time zone
+places the wall time (the clock status' daylight-saving bit picks the right hour
+when the clocks go back).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cosem_reader.errors import ConfigError, CosemError
+from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
+from cosem_reader.obis import ObisCode, describe
+from cosem_reader.units import unit_symbol
+
+__all__ = [
+    "Notification",
+    "Reading",
+    "ReadingValue",
+    "decode_cosem_date",
+    "decode_cosem_date_time",
+    "decode_cosem_time",
+    "load_timezone",
+    "notification_from_apdu",
+    "readings_from_data",
+    "system_timezone",
+]
+
+#: What a reading's value can be.
+ReadingValue = Decimal | int | float | str | bool | datetime | None
+
+log = logging.getLogger(__name__)
+
+_NO_UNIT = 255
+_PUSH_SETUP_CLASS = 40
+_DEVIATION_NOT_SPECIFIED = -0x8000
+_DAYLIGHT_SAVING_ACTIVE = 0x80
+_CLOCK = (0, 1, 0, 0)  # value groups A, C, D, E of the Clock object
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value the meter sent.
+
+    ``obis`` is None for a value the meter sent without an OBIS code; ``position``
+    always says where in the body it stood.  ``value`` is a :class:`~decimal.Decimal`
+    (``raw × 10^scaler``) when the meter sent a scaler, the plain number when it did
+    not, a ``str`` for text, a ``datetime`` for a date-time.
+    """
+
+    obis: ObisCode | None
+    position: str
+    value: ReadingValue
+    unit: str | None
+    scaler: int | None
+    data_type: str
+    raw: Any = None
+
+    @property
+    def key(self) -> str:
+        """The name the reading goes by in JSON and MQTT: the OBIS code, else its position."""
+        return str(self.obis) if self.obis is not None else f"position {self.position}"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """The readings of one APDU (a data-notification, or a get-response with data)."""
+
+    apdu_type: str
+    invoke_id: int | None
+    timestamp: datetime | None
+    readings: tuple[Reading, ...]
+    apdu: bytes = b""
+    tree: Any = None
+    system_title: bytes | None = None
+    frame_counter: int | None = None
+    security_control: int | None = None
+    tag_verified: bool | None = None
+
+    def reading(self, obis: ObisCode | str) -> Reading | None:
+        """The first reading with this OBIS code, or None."""
+        code = obis if isinstance(obis, ObisCode) else ObisCode.parse(obis)
+        for reading in self.readings:
+            if reading.obis == code:
+                return reading
+        return None
+
+    @property
+    def values(self) -> dict[str, ReadingValue]:
+        """``{key: value}`` of all readings, in the order the meter sent them."""
+        return {reading.key: reading.value for reading in self.readings}
+
+
+# -- time ------------------------------------------------------------------------------
+
+
+def system_timezone() -> tzinfo:
+    """The machine's time zone with its daylight-saving rules (``TZ``, else /etc/localtime)."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    localtime = Path("/etc/localtime")
+    if localtime.exists():
+        try:
+            with localtime.open("rb") as handle:
+                return ZoneInfo.from_file(handle, key="localtime")
+        except (OSError, ValueError):
+            pass
+    local = datetime.now().astimezone().tzinfo
+    return local if local is not None else UTC
+
+
+def load_timezone(name: str | None) -> tzinfo:
+    """A time zone by IANA name (``Europe/Vienna``), ``UTC``, or the system's when None."""
+    if not name or name == "system":
+        return system_timezone()
+    if name.upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {name!r}",
+            hint="use an IANA name such as Europe/Vienna, or UTC",
+        ) from None
+
+
+def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> datetime | None:
+    """A COSEM date-time (12 bytes) as an aware datetime; None when it names no instant.
+
+    Raises :class:`CosemError` when ``data`` is not 12 bytes.
+    """
+    if len(data) != 12:
+        raise CosemError(f"a COSEM date-time has 12 bytes, this one {len(data)}")
+    year, month, day, _weekday, hour, minute, second, hundredths, deviation, status = struct.unpack(
+        ">HBBBBBBBhB", data
+    )
+    if year == 0xFFFF or month > 12 or day > 31 or hour > 23 or minute > 59 or second > 59:
+        return None
+    if month == 0 or day == 0:
+        return None
+    microsecond = hundredths * 10_000 if hundredths < 100 else 0
+    try:
+        wall = datetime(year, month, day, hour, minute, second, microsecond)
+    except ValueError:
+        return None
+    if deviation != _DEVIATION_NOT_SPECIFIED and -840 <= deviation <= 840:
+        return wall.replace(tzinfo=timezone(timedelta(minutes=-deviation)))
+    zone = local_zone if local_zone is not None else system_timezone()
+    # In the hour the clocks go back the wall time occurs twice: the status byte's
+    # daylight-saving bit says which (fold=0 is the first, still in summer time).
+    fold = 0 if status != 0xFF and status & _DAYLIGHT_SAVING_ACTIVE else 1
+    candidate = wall.replace(tzinfo=zone, fold=fold)
+    if candidate.utcoffset() != wall.replace(tzinfo=zone, fold=1 - fold).utcoffset():
+        return candidate
+    return wall.replace(tzinfo=zone)
+
+
+def decode_cosem_date(data: bytes) -> date | None:
+    """A COSEM date (5 bytes: year, month, day, weekday), None when not a plain date."""
+    if len(data) != 5:
+        raise CosemError(f"a COSEM date has 5 bytes, this one {len(data)}")
+    year, month, day, _weekday = struct.unpack(">HBBB", data)
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def decode_cosem_time(data: bytes) -> time | None:
+    """A COSEM time (4 bytes: hour, minute, second, hundredths), None when not a plain time."""
+    if len(data) != 4:
+        raise CosemError(f"a COSEM time has 4 bytes, this one {len(data)}")
+    hour, minute, second, hundredths = data
+    try:
+        return time(hour, minute, second, hundredths * 10_000 if hundredths < 100 else 0)
+    except ValueError:
+        return None
+
+
+# -- the walk --------------------------------------------------------------------------
+
+
+def _is_obis(element: tuple[str, Any]) -> bool:
+    """Whether an element is an OBIS code labelling the value after it.
+
+    Value group A (the medium) only runs to 15, which tells most 6-byte texts
+    apart; a push setup's own logical name (C.D = 25.9) opens some lists without
+    labelling anything.
+    """
+    if element[0] != "octet-string":
+        return False
+    code = element[1]
+    return len(code) == 6 and code[0] <= 15 and not (code[2] == 25 and code[3] == 9)
+
+
+def _capture_objects(elements: list[tuple[str, Any]]) -> list[tuple[int, ObisCode, int]] | None:
+    """The capture-object list a self-describing push opens with, if it has one.
+
+    Swiss Landis+Gyr and Iskraemeco meters (IDIS CII) send ``array of structure
+    {class-id, logical-name, attribute-index, data-index}`` as the first element,
+    then one value per entry, the list itself being the first entry's value.
+    """
+    if len(elements) < 2 or elements[0][0] != "array" or len(elements[0][1]) != len(elements):
+        return None
+    objects = []
+    for entry in elements[0][1]:
+        if entry[0] != "structure" or len(entry[1]) != 4:
+            return None
+        (class_type, class_id), (name_type, logical_name), (attribute_type, attribute), _ = entry[1]
+        if (class_type, name_type, attribute_type) != ("long-unsigned", "octet-string", "integer"):
+            return None
+        if len(logical_name) != 6:
+            return None
+        objects.append((class_id, ObisCode.from_bytes(logical_name), attribute))
+    return objects
+
+
+def _scaler_unit(element: tuple[str, Any]) -> tuple[int, int] | None:
+    name, value = element
+    if name != "structure" or len(value) != 2:
+        return None
+    (scaler_type, scaler), (unit_type, unit) = value
+    if scaler_type == "integer" and unit_type == "enum":
+        return scaler, unit
+    return None
+
+
+_NUMBER_TYPES = frozenset(
+    {
+        "double-long",
+        "double-long-unsigned",
+        "integer",
+        "long",
+        "unsigned",
+        "long-unsigned",
+        "long64",
+        "long64-unsigned",
+        "bcd",
+    }
+)
+
+
+def _printable(data: bytes) -> str | None:
+    if data and all(0x20 <= byte < 0x7F for byte in data):
+        return data.decode("ascii")
+    return None
+
+
+class _Walk:
+    """The state of one walk over a notification body."""
+
+    def __init__(
+        self,
+        local_zone: tzinfo | None,
+        scalers: Mapping[ObisCode, int],
+    ) -> None:
+        self.local_zone = local_zone
+        self.scalers = scalers
+        self.readings: list[Reading] = []
+
+    def plain_value(self, element: tuple[str, Any], obis: ObisCode | None) -> ReadingValue:
+        """A value without scaler: numbers as they are, octet strings as text or time."""
+        name, value = element
+        if name in _NUMBER_TYPES or name == "enum":
+            return int(value)
+        if name in ("float32", "float64"):
+            number = struct.unpack(">f" if name == "float32" else ">d", value)[0]
+            return float(number) if math.isfinite(number) else None
+        if name == "boolean":
+            return bool(value)
+        if name in ("visible-string", "utf8-string"):
+            return str(value)
+        if name == "null-data":
+            return None
+        if name == "date-time":
+            return decode_cosem_date_time(value, self.local_zone)
+        if name == "date":
+            found = decode_cosem_date(value)
+            return found.isoformat() if found else value.hex().upper()
+        if name == "time":
+            found_time = decode_cosem_time(value)
+            return found_time.isoformat() if found_time else value.hex().upper()
+        if name == "bit-string":
+            return str(value.bits())
+        if name == "octet-string":
+            return self.octets(value, obis)
+        return repr(value)
+
+    def octets(self, data: bytes, obis: ObisCode | None) -> ReadingValue:
+        is_clock = obis is not None and (obis.a, obis.c, obis.d, obis.e) == (0, 1, 0, 0)
+        if len(data) == 12 and (is_clock or obis is None or _printable(data) is None):
+            instant = decode_cosem_date_time(data, self.local_zone)
+            if instant is not None:
+                return instant
+        text = _printable(data)
+        return text if text is not None else data.hex().upper()
+
+    def register(
+        self,
+        obis: ObisCode,
+        value_element: tuple[str, Any],
+        scaler_unit: tuple[int, int] | None,
+        position: str,
+        *,
+        unit: str | None = None,
+        scaler: int | None = None,
+    ) -> None:
+        """A value with its OBIS code, scaled when there is a scaler.
+
+        The meter's scaler-unit wins; for a register sent without one, the user's
+        configured scaler, else the list layout's; the unit then comes from the
+        layout or the OBIS table.
+        """
+        name = value_element[0]
+        value: ReadingValue
+        if name in _NUMBER_TYPES and scaler_unit is not None:
+            scaler, unit_code = scaler_unit
+            unit = None if unit_code == _NO_UNIT else unit_symbol(unit_code)
+        elif name in _NUMBER_TYPES:
+            scaler = self.scalers.get(obis, scaler)
+            unit = unit or describe(obis).unit
+        else:
+            scaler = None
+            if name in ("float32", "float64"):
+                unit = unit or describe(obis).unit
+        if scaler is not None:
+            value = Decimal(int(value_element[1])).scaleb(scaler)
+        else:
+            value = self.plain_value(value_element, obis)
+        self.readings.append(Reading(obis, position, value, unit, scaler, name, value_element[1]))
+
+    def captured(
+        self, elements: list[tuple[str, Any]], objects: list[tuple[int, ObisCode, int]]
+    ) -> None:
+        """The values of a self-describing push, labelled by its capture-object list."""
+        scaler_units = {
+            logical_name: found
+            for (_, logical_name, attribute), element in zip(objects, elements, strict=True)
+            if attribute == 3 and (found := _scaler_unit(element)) is not None
+        }
+        for index, ((class_id, logical_name, attribute), element) in enumerate(
+            zip(objects, elements, strict=True)
+        ):
+            if class_id == _PUSH_SETUP_CLASS or (attribute == 3 and logical_name in scaler_units):
+                continue
+            if attribute == 2:
+                self.register(logical_name, element, scaler_units.get(logical_name), str(index))
+            elif element[0] in ("structure", "array"):
+                self.elements(element[1], f"{index}.")
+            else:
+                self.register(logical_name, element, None, str(index))
+
+    def labelled(self, elements: list[tuple[str, Any]], layout: ListLayout) -> None:
+        """A list without OBIS codes, named by a known layout."""
+        for index, (element, field) in enumerate(zip(elements, layout.fields, strict=True)):
+            if field is None:
+                self.loose(element, str(index))
+            else:
+                self.register(
+                    field.obis, element, None, str(index), unit=field.unit, scaler=field.scaler
+                )
+
+    def loose(self, element: tuple[str, Any], position: str) -> None:
+        value = self.plain_value(element, None)
+        self.readings.append(Reading(None, position, value, None, None, element[0], element[1]))
+
+    def elements(self, elements: list[tuple[str, Any]], path: str) -> None:
+        index = 0
+        count = len(elements)
+        while index < count:
+            element = elements[index]
+            position = f"{path}{index}"
+            if _is_obis(element) and index + 1 < count:
+                following = elements[index + 1]
+                # In a structure of its own, {OBIS, value[, scaler-unit]}, the value may be
+                # anything; side by side in a flat list it must not look like a label.
+                own_structure = index == 0 and (
+                    count == 2 or (count == 3 and _scaler_unit(elements[2]) is not None)
+                )
+                if own_structure or (
+                    not _is_obis(following)
+                    and _scaler_unit(following) is None
+                    and (following[0] not in ("structure", "array"))
+                ):
+                    scaler_unit = _scaler_unit(elements[index + 2]) if index + 2 < count else None
+                    self.register(ObisCode.from_bytes(element[1]), following, scaler_unit, position)
+                    index += 3 if scaler_unit is not None else 2
+                    continue
+            if element[0] in ("structure", "array"):
+                self.elements(element[1], f"{position}.")
+            else:
+                self.loose(element, position)
+            index += 1
+
+
+def readings_from_data(
+    data: tuple[str, Any],
+    local_zone: tzinfo | None = None,
+    *,
+    layouts: Sequence[ListLayout] = KNOWN_LAYOUTS,
+    scalers: Mapping[ObisCode, int] | None = None,
+) -> list[Reading]:
+    """The readings in one ``Data`` value (a notification body or an attribute value).
+
+    ``layouts`` name the positions of lists that carry no OBIS codes; ``scalers`` give
+    a scaler for registers the meter sends without scaler-unit (``{1-0:31.7.0: -2}``).
+    """
+    walk = _Walk(local_zone, scalers or {})
+    if data[0] not in ("structure", "array"):
+        walk.loose(data, "0")
+        return walk.readings
+    elements = data[1]
+    objects = _capture_objects(elements)
+    if objects is not None:
+        walk.captured(elements, objects)
+        return walk.readings
+    walk.elements(elements, "")
+    if all(reading.obis is None for reading in walk.readings):
+        layout = match_layout(elements, layouts)
+        if layout is not None:
+            log.debug("the push is a %s list", layout.name)
+            walk.readings.clear()
+            walk.labelled(elements, layout)
+    return walk.readings
+
+
+def _clock_register(readings: list[Reading]) -> datetime | None:
+    """The value of the Clock object (0-0:1.0.0), when the body carries it."""
+    for reading in readings:
+        code = reading.obis
+        is_clock = code is not None and (code.a, code.c, code.d, code.e) == _CLOCK
+        if is_clock and isinstance(reading.value, datetime):
+            return reading.value
+    return None
+
+
+def _first_date_time(readings: list[Reading]) -> datetime | None:
+    for reading in readings:
+        if isinstance(reading.value, datetime):
+            return reading.value
+    return None
+
+
+def _data_values(apdu_type: str, body: Any) -> Iterator[tuple[str, Any]]:
+    """The ``Data`` values an APDU carries for readings."""
+    if apdu_type == "data-notification":
+        yield body["notification-body"]["data-value"]
+    elif apdu_type == "get-response":
+        kind, response = body
+        if kind == "get-response-normal":
+            result = response["result"]
+            if result[0] == "data":
+                yield result[1]
+        elif kind == "get-response-with-list":
+            for result in response["result"]:
+                if result[0] == "data":
+                    yield result[1]
+    elif apdu_type == "event-notification-request":
+        yield body["attribute-value"]
+
+
+def notification_from_apdu(
+    tree: tuple[str, Any],
+    apdu: bytes = b"",
+    local_zone: tzinfo | None = None,
+    *,
+    layouts: Sequence[ListLayout] = KNOWN_LAYOUTS,
+    scalers: Mapping[ObisCode, int] | None = None,
+) -> Notification:
+    """Readings from a decoded APDU (data-notification, get-response, event-notification).
+
+    Raises :class:`CosemError` for an APDU that carries no data.
+    """
+    apdu_type, body = tree
+    data_values = list(_data_values(apdu_type, body))
+    if not data_values:
+        raise CosemError(f"a {apdu_type} APDU carries no readings")
+    readings: list[Reading] = []
+    for data in data_values:
+        readings.extend(readings_from_data(data, local_zone, layouts=layouts, scalers=scalers))
+    invoke_id: int | None = None
+    # The Clock object's value is what the meter captured with the values; the
+    # notification header's date-time says when the push was made (normally the
+    # same second, one later on some Landis+Gyr meters).  Without either, the first
+    # date-time in the body (Netz NÖ sends it without OBIS code).
+    timestamp = _clock_register(readings)
+    if apdu_type == "data-notification":
+        invoke_id = body["long-invoke-id-and-priority"]
+        header_time = body["date-time"]
+        if timestamp is None and len(header_time) == 12:
+            timestamp = decode_cosem_date_time(header_time, local_zone)
+    elif apdu_type == "get-response":
+        invoke_id = body[1].get("invoke-id-and-priority")
+    if timestamp is None:
+        timestamp = _first_date_time(readings)
+    return Notification(apdu_type, invoke_id, timestamp, tuple(readings), bytes(apdu), tree)

@@ -1,0 +1,175 @@
+"""Every real meter vector decodes, through the whole pipeline, to exactly what its source states.
+
+The vectors stay in ../shared/vectors (published by others); they are read in place.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import vector_params
+
+from cosem_reader.errors import CosemReaderError
+from cosem_reader.obis import ObisCode, describe
+from cosem_reader.pipeline import decode_capture
+from cosem_reader.readings import Notification, Reading
+from cosem_reader.security import CipheredApdu
+
+VIENNA = ZoneInfo("Europe/Vienna")
+
+
+def _key(vector: dict[str, Any], name: str) -> bytes | None:
+    text = vector.get(name)
+    return bytes.fromhex(text) if text else None
+
+
+def decode_vector(vector: dict[str, Any]) -> list[Any]:
+    """All results of a vector's bytes, decoded with its key (if any)."""
+    layer = "raw" if vector["link_layer"] == "raw-apdu" else vector["link_layer"]
+    return decode_capture(
+        bytes.fromhex(vector["hex"]),
+        key=_key(vector, "key"),
+        auth_key=_key(vector, "auth_key"),
+        layer=layer,
+        local_zone=VIENNA,
+    )
+
+
+def the_notification(vector: dict[str, Any]) -> Notification:
+    """The one notification a vector decodes to (plaintext_hex stands in where no key is known)."""
+    results = decode_vector(vector)
+    notifications = [r for r in results if isinstance(r, Notification)]
+    if not notifications and vector.get("expected", {}).get("plaintext_hex"):
+        plaintext = bytes.fromhex(vector["expected"]["plaintext_hex"])
+        notifications = [
+            r
+            for r in decode_capture(plaintext, layer="raw", local_zone=VIENNA)
+            if isinstance(r, Notification)
+        ]
+    errors = [r for r in results if isinstance(r, CosemReaderError)]
+    assert len(notifications) == 1, f"expected one notification, got {results!r}"
+    if vector["id"] != "ch-lg-e450-gbt-two-messages":
+        assert not errors, errors
+    return notifications[0]
+
+
+def _by_code(notification: Notification, dotted: str) -> Reading:
+    code = ObisCode.parse(dotted)
+    reading = notification.reading(code)
+    assert reading is not None, f"{code} missing in {[str(r.obis) for r in notification.readings]}"
+    return reading
+
+
+def _by_position(notification: Notification, position: str) -> Reading:
+    for reading in notification.readings:
+        if reading.position == position:
+            return reading
+    raise AssertionError(f"no reading at position {position}")
+
+
+def _as_text(value: object) -> object:
+    """Date-time registers compare by their wall time, as sources write them."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ")
+    return value
+
+
+def _has_expectations(vector: dict[str, Any]) -> bool:
+    expected = vector.get("expected") or {}
+    return any(
+        expected.get(field)
+        for field in ("values", "strings", "strings_by_position", "values_by_position", "timestamp")
+    )
+
+
+@pytest.mark.parametrize("vector", vector_params(_has_expectations))
+def test_vector_decodes_to_the_stated_values(vector: dict[str, Any]) -> None:
+    """Values, units, strings, positions and the timestamp are exactly what the source states."""
+    notification = the_notification(vector)
+    expected = vector["expected"]
+    raw_values = expected.get("raw_in_frame_where_source_scaled") or {}
+    for dotted, stated in (expected.get("values") or {}).items():
+        reading = _by_code(notification, dotted)
+        want = raw_values.get(dotted, stated["value"])
+        assert reading.value == Decimal(str(want)), f"{dotted}: {reading.value} != {want}"
+        if stated.get("unit") is not None:
+            assert reading.unit == stated["unit"], dotted
+        elif reading.scaler is not None:
+            assert reading.unit is None, f"{dotted}: the frame says no unit, got {reading.unit}"
+        else:
+            assert reading.unit in (None, describe(reading.obis).unit)  # type: ignore[arg-type]
+    for dotted, text in (expected.get("strings") or {}).items():
+        assert _as_text(_by_code(notification, dotted).value) == text, dotted
+    for position, text in (expected.get("strings_by_position") or {}).items():
+        assert _as_text(_by_position(notification, position).value) == text, position
+    for position, stated in (expected.get("values_by_position") or {}).items():
+        reading = _by_position(notification, position)
+        assert reading.value == Decimal(str(stated["value"])), position
+    if expected.get("invoke_id") is not None:
+        assert notification.invoke_id == expected["invoke_id"]
+    stated_time = expected.get("timestamp")
+    if stated_time:
+        _check_timestamp(notification.timestamp, stated_time)
+
+
+def _check_timestamp(actual: datetime | None, stated: str) -> None:
+    assert actual is not None, "the notification has no timestamp"
+    actual = actual.replace(microsecond=0)  # sources print whole seconds
+    wall = stated[:19]
+    if "UTC" in stated[19:25]:
+        # The source gives UTC and the meter's local wall time in brackets.
+        utc = actual.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        assert utc.isoformat(sep=" ") == wall
+        local = re.search(r"meter local (\d\d:\d\d:\d\d)", stated)
+        if local:
+            assert actual.strftime("%H:%M:%S") == local.group(1)
+        return
+    assert actual.replace(tzinfo=None).isoformat(sep=" ") == wall
+    offset = re.search(r"\(([+-]\d\d:\d\d)", stated)
+    if offset:
+        assert actual.isoformat().endswith(offset.group(1))
+
+
+@pytest.mark.parametrize("vector", vector_params(lambda v: not v.get("key") and v.get("encrypted")))
+def test_ciphered_vector_without_key_reports_its_security_header(vector: dict[str, Any]) -> None:
+    """Without a key, each APDU's security header comes out as the source's check states it."""
+    results = decode_vector(vector)
+    headers = [r for r in results if isinstance(r, CipheredApdu)]
+    assert headers, results
+    check = vector["check"]
+    if "system_title" in check:
+        assert headers[0].system_title is not None
+        assert headers[0].system_title.hex().upper() == check["system_title"]
+        assert headers[0].security_control == int(check["security_byte"], 16)
+        assert headers[0].frame_counter == int(check["frame_counter"], 16)
+
+
+@pytest.mark.parametrize("vector", vector_params(lambda v: v.get("key") or not v.get("encrypted")))
+def test_every_decodable_vector_decodes_without_error(vector: dict[str, Any]) -> None:
+    """Vectors with a key, and plain ones, decode to one notification and no error."""
+    notification = the_notification(vector)
+    assert notification.readings
+    check = vector.get("check") or {}
+    if "system_title" in check and vector.get("key"):
+        assert notification.system_title is not None
+        assert notification.system_title.hex().upper() == check["system_title"]
+        assert notification.frame_counter == int(check["frame_counter"], 16)
+    if check.get("gcm_tag_verified"):
+        assert notification.tag_verified is True
+
+
+@pytest.mark.parametrize("vector", vector_params(lambda v: bool(v.get("key"))))
+def test_a_wrong_key_is_reported_as_such(vector: dict[str, Any]) -> None:
+    """Deciphering with a wrong key yields one error that names the key, never a notification."""
+    wrong = bytes(b ^ 0x5A for b in bytes.fromhex(vector["key"]))
+    layer = "raw" if vector["link_layer"] == "raw-apdu" else vector["link_layer"]
+    results = decode_capture(bytes.fromhex(vector["hex"]), key=wrong, layer=layer)
+    assert not [r for r in results if isinstance(r, Notification)]
+    errors = [r for r in results if isinstance(r, CosemReaderError)]
+    assert errors
+    assert any("key" in str(e) for e in errors), errors
