@@ -21,7 +21,7 @@ from typing import Literal
 from cosem_reader import hdlc, mbus
 from cosem_reader.apdu import decode_apdu, schema
 from cosem_reader.block_transfer import BlockTransferJoiner
-from cosem_reader.errors import AxdrError, CosemReaderError, SecurityError
+from cosem_reader.errors import AxdrError, CosemReaderError, FrameError, SecurityError
 from cosem_reader.readings import Notification, notification_from_apdu
 from cosem_reader.security import (
     CipheredApdu,
@@ -136,11 +136,20 @@ class StreamDecoder:
         if self._active == "mbus":
             for frame in self._mbus_reader.flush():
                 self._on_mbus_frame(frame, results)
+            for segment_error in self._segments.flush():
+                self._error(segment_error, results)
         elif self._active == "hdlc":
             for hdlc_frame in self._hdlc_reader.flush():
                 self._on_hdlc_frame(hdlc_frame, results)
+            for apdu in self._hdlc_joiner.flush():
+                self._on_link_apdu(apdu, results)
         elif self._active == "raw":
             self._drain_raw(results, final=True)
+        for leftover in self._blocks.flush():
+            if isinstance(leftover, CosemReaderError):
+                self._error(leftover, results)
+            else:
+                results.append(self.decode_apdu(leftover))
         return results
 
     # -- link layers -------------------------------------------------------------------
@@ -163,6 +172,11 @@ class StreamDecoder:
         self, frame: hdlc.HdlcFrame | CosemReaderError, results: list[Decoded]
     ) -> None:
         if isinstance(frame, CosemReaderError):
+            # A lost frame in the middle of a segmented APDU must not let its
+            # neighbours be joined into a wrong one: the joiner drops what is open.
+            if isinstance(frame, FrameError):
+                for apdu in self._hdlc_joiner.push(frame):
+                    self._on_link_apdu(apdu, results)
             self._error(frame, results)
             return
         self.counters.frames += 1
