@@ -1,0 +1,436 @@
+"""M-Bus link layer (EN 13757-2): the long frames that carry DLMS push telegrams.
+
+A long frame on the wire::
+
+    68 L L 68 | C A CI <user data> | CS 16
+
+``L`` counts the bytes C, A, CI and the user data, so ``L >= 3`` and a frame is
+``L + 6`` bytes long.  ``CS`` is the sum of the bytes from C up to the last
+user-data byte, modulo 256.  Smart meters in Austria send ``C = 0x53`` or
+``0x73`` (SND_UD) to the broadcast address ``A = 0xFF``; their ``CI`` byte
+(``0x00``–``0x1F``) numbers the segments of one APDU: bits 0–3 are the segment
+number, bit 4 (FIN) marks the last segment.  A push that fits one telegram has
+``CI = 0x10``; a push in two telegrams has ``CI = 0x00`` then ``CI = 0x11``.
+
+Meter quirk: the Sagemcom T210-D writes the length of a 263-byte telegram as
+``68 01 01 68`` — the true ``L`` is 257, which does not fit one byte.  Its checksum
+covers all 257 bytes and the stop byte follows them.  Both :func:`parse_long_frame`
+and :class:`LongFrameReader` therefore read a frame with ``L + 256`` when the frame
+with ``L`` is impossible (``L < 3``) or fails its checksum or stop byte, and the
+longer frame passes both.
+
+Framing is by length and checksum only.  The two telegrams of one EVN push arrive
+about 160 ms apart, so an idle gap says nothing about where a frame ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from cosem_reader.errors import FrameError
+
+__all__ = ["MAX_FRAME_LENGTH", "LongFrame", "LongFrameReader", "parse_long_frame"]
+
+log = logging.getLogger(__name__)
+
+_START: Final = 0x68
+_STOP: Final = 0x16
+#: The bytes ``68 L L 68`` before C.
+_HEADER_LENGTH: Final = 4
+#: C, A and CI: the part of ``L`` that is not user data.
+_MIN_L: Final = 3
+#: The smallest long frame: header, C, A, CI, CS, stop.
+_MIN_FRAME_LENGTH: Final = _HEADER_LENGTH + _MIN_L + 2
+#: The Sagemcom T210-D quirk: the L byte is the true length modulo 256.
+_L_OVERFLOW: Final = 256
+#: The longest frame the reader accepts: ``L = 255 + 256`` under the L-overflow quirk.
+MAX_FRAME_LENGTH: Final = _HEADER_LENGTH + 255 + _L_OVERFLOW + 2
+#: A run of skipped bytes is reported at the latest after this many bytes, so that
+#: a line with wrong serial settings shows up in the log while it lasts.
+_MAX_REPORTED_RUN: Final = 4096
+#: Feed chunks are scanned in pieces of this size to keep the buffer bounded.
+_FEED_PIECE: Final = 4096
+
+_HINT_LINE = "check the serial settings (2400 baud, 8E1 or 8N1) and the wiring"
+_HINT_RESYNC = "bytes were lost on the line; reading goes on at the next frame"
+
+
+@dataclass(frozen=True, slots=True)
+class LongFrame:
+    """One M-Bus long frame: control field C, address A, control information CI, user data.
+
+    For DLMS pushes the user data begins with STSAP ``01`` and DTSAP ``67``; the
+    transport layer strips them and joins the segments by :attr:`segment_number`.
+    """
+
+    control: int
+    address: int
+    control_information: int
+    user_data: bytes
+
+    @property
+    def is_last_segment(self) -> bool:
+        """CI bit 4 (FIN): this telegram ends the APDU."""
+        return bool(self.control_information & 0x10)
+
+    @property
+    def segment_number(self) -> int:
+        """CI bits 0–3: the number of this segment within its APDU, from 0."""
+        return self.control_information & 0x0F
+
+    @property
+    def raw_length(self) -> int:
+        """The frame's length on the wire, from the first ``68`` to the stop byte."""
+        return _HEADER_LENGTH + _MIN_L + len(self.user_data) + 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why a frame with a good ``68 L L 68`` header was rejected."""
+
+    message: str
+    offset: int
+    hint: str
+
+
+_Buffer = bytes | bytearray | memoryview
+
+
+def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Failure:
+    """The frame at ``data[start]`` read with ``L = length``; all its bytes are present.
+
+    ``base`` is the stream offset of ``data[0]``, for the failure's offset.
+    """
+    checksum_at = start + _HEADER_LENGTH + length
+    checksum = sum(data[start + _HEADER_LENGTH : checksum_at]) & 0xFF
+    if checksum != data[checksum_at]:
+        return _Failure(
+            f"long frame at byte {base + start} (L={length}) has checksum "
+            f"0x{data[checksum_at]:02X}, its bytes sum to 0x{checksum:02X}",
+            base + checksum_at,
+            _HINT_LINE,
+        )
+    if data[checksum_at + 1] != _STOP:
+        return _Failure(
+            f"long frame at byte {base + start} (L={length}) ends with "
+            f"0x{data[checksum_at + 1]:02X} instead of the stop byte 0x16",
+            base + checksum_at + 1,
+            _HINT_LINE,
+        )
+    return LongFrame(
+        data[start + 4],
+        data[start + 5],
+        data[start + 6],
+        bytes(data[start + 7 : checksum_at]),
+    )
+
+
+def _is_header(data: _Buffer, start: int) -> bool:
+    """``68 L L 68`` at ``start``; the caller made sure four bytes are there."""
+    return data[start + 3] == _START and data[start + 1] == data[start + 2]
+
+
+def parse_long_frame(data: bytes | memoryview) -> LongFrame:
+    """Exactly one M-Bus long frame, ``68 L L 68 C A CI <user data> CS 16``.
+
+    Accepts the Sagemcom T210-D quirk (the L byte is the length modulo 256) when
+    ``data`` is ``L + 262`` bytes long and that frame passes checksum and stop byte.
+    Raises :class:`FrameError` with the offset of the offending byte.
+    """
+    size = len(data)
+    if size < _HEADER_LENGTH:
+        raise FrameError(
+            f"long frame truncated: {size} bytes, the header 68 L L 68 alone has 4",
+            offset=size,
+        )
+    if data[0] != _START:
+        raise FrameError(
+            f"long frame starts with 0x{data[0]:02X} instead of 0x68",
+            offset=0,
+            hint="an M-Bus long frame begins 68 L L 68",
+        )
+    if data[3] != _START:
+        raise FrameError(
+            f"long frame header has 0x{data[3]:02X} instead of the second start byte 0x68",
+            offset=3,
+        )
+    if data[1] != data[2]:
+        raise FrameError(
+            f"long frame header has two different L fields, 0x{data[1]:02X} and 0x{data[2]:02X}",
+            offset=2,
+        )
+    length = data[1]
+    wanted = length + _HEADER_LENGTH + 2
+    if size == wanted + _L_OVERFLOW:
+        length += _L_OVERFLOW
+    elif length < _MIN_L:
+        raise FrameError(
+            f"long frame has L={length}, below the minimum 3 (C, A, CI)",
+            offset=1,
+        )
+    elif size < wanted:
+        raise FrameError(
+            f"long frame truncated: L={length} needs {wanted} bytes, got {size}",
+            offset=size,
+        )
+    elif size > wanted:
+        raise FrameError(
+            f"long frame of {size} bytes, but L={length} says {wanted}",
+            offset=wanted,
+            hint="pass exactly one frame, or use LongFrameReader for a stream",
+        )
+    result = _check(data, 0, length, 0)
+    if isinstance(result, _Failure):
+        raise FrameError(result.message, offset=result.offset, hint=result.hint)
+    return result
+
+
+# The verdicts of LongFrameReader._judge besides a frame or a failure.
+_NOT_A_HEADER: Final = "not a header"
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """The frame at a start needs more bytes; ``if_given_up`` says why it would be skipped."""
+
+    if_given_up: _Failure | None
+    #: The frame's claimed length when it is cut short: its bytes are still
+    #: arriving, or a valid frame starts inside it; None once it failed and only
+    #: its ``L + 256`` reading is pending.
+    cut_short: int | None = None
+
+
+class LongFrameReader:
+    """Finds M-Bus long frames in a byte stream that arrives in arbitrary chunks.
+
+    :meth:`feed` returns, in stream order, each frame as soon as its stop byte has
+    arrived, and a :class:`FrameError` (returned, not raised) for each run of bytes
+    it had to skip: garbage before a start byte, a truncated frame, a frame with a
+    wrong checksum or stop byte.  After a rejected frame the reader searches for the
+    next ``68 L L 68`` right after the rejected start byte, never after the frame's
+    claimed end, so the frame that follows a truncated one is not lost.
+
+    A start whose frame is still incomplete (or that failed and waits for the
+    ``L + 256`` reading of the T210-D quirk) gives way to a later start that already
+    forms a complete, valid frame ending earlier: that is a truncated frame followed
+    by a good one.  This rule depends only on the bytes, not on how they were
+    chunked.
+
+    The buffer holds at most one frame of :data:`MAX_FRAME_LENGTH` plus one
+    piece of a feed chunk.
+    """
+
+    __slots__ = ("_base", "_buf", "_look", "_run_end", "_run_failure", "_run_start")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        #: Stream offset of ``_buf[0]``.
+        self._base = 0
+        #: Buffer index from which later starts have not yet been ruled out as frames.
+        self._look = 0
+        self._run_start: int | None = None
+        self._run_end = 0
+        self._run_failure: _Failure | None = None
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of the stream the reader has consumed (buffered ones excluded)."""
+        return self._base
+
+    @property
+    def buffered(self) -> int:
+        """How many bytes wait in the buffer for the rest of a frame."""
+        return len(self._buf)
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[LongFrame | FrameError]:
+        """Take the next bytes of the stream; return the frames and errors they completed."""
+        out: list[LongFrame | FrameError] = []
+        view = memoryview(chunk).cast("B")
+        for piece in range(0, len(view), _FEED_PIECE):
+            self._buf += view[piece : piece + _FEED_PIECE]
+            self._scan(out, final=False)
+        return out
+
+    def flush(self) -> list[LongFrame | FrameError]:
+        """End of stream: decide what is buffered, report leftover partial data."""
+        out: list[LongFrame | FrameError] = []
+        self._scan(out, final=True)
+        self._close_run(out)
+        return out
+
+    # -- scanning ----------------------------------------------------------------------
+
+    def _scan(self, out: list[LongFrame | FrameError], *, final: bool) -> None:
+        buf = self._buf
+        size = len(buf)
+        pos = 0
+        while pos < size:
+            start = buf.find(_START, pos)
+            if start < 0:
+                self._skip(pos, size, None, out)
+                pos = size
+                break
+            if start > pos:
+                self._skip(pos, start, None, out)
+            verdict = self._judge(start, final=final)
+            if isinstance(verdict, LongFrame):
+                self._close_run(out)
+                out.append(verdict)
+                pos = start + verdict.raw_length
+            elif isinstance(verdict, _Wait):
+                later = self._earliest_valid(start + 1, size + 1)
+                if later is None and final:
+                    self._skip(start, start + 1, verdict.if_given_up, out)
+                    pos = start + 1
+                    continue
+                if later is None:
+                    pos = start
+                    break
+                self._skip(start, later, self._given_up(start, later, verdict), out)
+                pos = later
+            elif isinstance(verdict, _Failure):
+                self._skip(start, start + 1, verdict, out)
+                pos = start + 1
+            else:
+                self._skip(start, start + 1, None, out)
+                pos = start + 1
+        del buf[:pos]
+        self._base += pos
+        self._look = max(0, self._look - pos)
+
+    def _given_up(self, start: int, later: int, wait: _Wait) -> _Failure:
+        """Why the frame at ``start`` is skipped for the valid frame at ``later``."""
+        if wait.cut_short is None and wait.if_given_up is not None:
+            return wait.if_given_up
+        return _Failure(
+            f"long frame at byte {self._base + start} ({wait.cut_short} bytes) is cut short "
+            f"after {later - start} bytes by a new frame",
+            self._base + start,
+            _HINT_RESYNC,
+        )
+
+    def _judge(self, start: int, *, final: bool) -> LongFrame | _Failure | _Wait | str:
+        """What the bytes from ``buf[start]`` (a 0x68) are, as far as they can tell yet."""
+        buf = self._buf
+        available = len(buf) - start
+        offset = self._base + start
+        if available < _HEADER_LENGTH:
+            if available >= 3 and buf[start + 1] != buf[start + 2]:
+                return _NOT_A_HEADER
+            truncated = _Failure(
+                f"stream ended {available} byte(s) into a long-frame header",
+                offset,
+                _HINT_RESYNC,
+            )
+            return truncated if final else _Wait(truncated)
+        if not _is_header(buf, start):
+            return _NOT_A_HEADER
+        length = buf[start + 1]
+        failure: _Failure
+        if length >= _MIN_L:
+            end = start + length + 6
+            if end > len(buf):
+                truncated = _Failure(
+                    f"long frame at byte {offset} (L={length}) is truncated: "
+                    f"the stream ended after {available} of its {length + 6} bytes",
+                    offset,
+                    _HINT_RESYNC,
+                )
+                return truncated if final else _Wait(truncated, length + 6)
+            # Whatever the verdict, a valid frame that starts inside this one and ends
+            # first wins: byte by byte, it would have arrived before this one was decided.
+            if self._earliest_valid(start + 1, end) is not None:
+                return _Wait(None, length + 6)
+            checked = _check(buf, start, length, self._base)
+            if isinstance(checked, LongFrame):
+                return checked
+            failure = checked
+        else:
+            failure = _Failure(
+                f"long frame at byte {offset} has L={length}, below the minimum 3 (C, A, CI)",
+                offset + 1,
+                _HINT_LINE,
+            )
+        end = start + length + _L_OVERFLOW + 6
+        if end > len(buf):
+            return failure if final else _Wait(failure)
+        if self._earliest_valid(start + 1, end) is not None:
+            return _Wait(failure)
+        checked = _check(buf, start, length + _L_OVERFLOW, self._base)
+        if isinstance(checked, LongFrame):
+            log.debug(
+                "long frame at byte %d read with L=%d (L-field overflow)",
+                offset,
+                length + _L_OVERFLOW,
+            )
+            return checked
+        return failure
+
+    def _earliest_valid(self, first: int, before: int) -> int | None:
+        """The start of the complete, valid frame (plain L) that ends first, before ``before``.
+
+        Starts below ``self._look`` are known not to begin a complete valid frame.
+        """
+        buf = self._buf
+        size = len(buf)
+        best: int | None = None
+        best_end = min(before, size + 1)
+        index = max(first, self._look)
+        settled = True
+        while index + _MIN_FRAME_LENGTH <= best_end:
+            index = buf.find(_START, index, best_end - _MIN_FRAME_LENGTH + 1)
+            if index < 0:
+                break
+            decided = True
+            if _is_header(buf, index) and buf[index + 1] >= _MIN_L:
+                end = index + buf[index + 1] + 6
+                if end > size:
+                    decided = False
+                elif isinstance(_check(buf, index, buf[index + 1], self._base), LongFrame):
+                    decided = False
+                    if end < best_end:
+                        best, best_end = index, end
+            settled = settled and decided
+            if settled:
+                self._look = index + 1
+            index += 1
+        return best
+
+    # -- skipped runs ------------------------------------------------------------------
+
+    def _skip(
+        self, first: int, end: int, failure: _Failure | None, out: list[LongFrame | FrameError]
+    ) -> None:
+        """Bytes ``buf[first:end]`` belong to no frame; ``failure`` says why, if known."""
+        if self._run_start is None:
+            self._run_start = self._base + first
+            self._run_failure = failure
+        elif self._run_failure is None:
+            self._run_failure = failure
+        self._run_end = self._base + end
+        if self._run_end - self._run_start >= _MAX_REPORTED_RUN:
+            self._close_run(out)
+
+    def _close_run(self, out: list[LongFrame | FrameError]) -> None:
+        if self._run_start is None:
+            return
+        count = self._run_end - self._run_start
+        failure = self._run_failure
+        if failure is None:
+            error = FrameError(
+                f"skipped {count} byte(s) that do not begin an M-Bus long frame (68 L L 68)",
+                offset=self._run_start,
+                hint=_HINT_LINE,
+            )
+        else:
+            error = FrameError(
+                f"skipped {count} byte(s): {failure.message}",
+                offset=self._run_start,
+                hint=failure.hint,
+            )
+        log.debug("%s", error)
+        out.append(error)
+        self._run_start = None
+        self._run_failure = None

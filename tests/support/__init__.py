@@ -1,0 +1,1 @@
+"""Test helpers: the project's own encoder for fixtures (M-Bus telegrams, APDUs)."""
