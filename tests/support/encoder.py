@@ -206,8 +206,8 @@ def ciphered_push(
     )
 
 
-def mbus_push(apdu: bytes, max_user_data: int = 250) -> bytes:
-    """The wire bytes of one push: the APDU cut into M-Bus long frames."""
+def mbus_push(apdu: bytes, max_user_data: int = 247) -> bytes:
+    """The wire bytes of one push: the APDU cut into M-Bus long frames (Kaifa fills 247 bytes)."""
     from .mbus_telegrams import split_into_telegrams  # noqa: PLC0415
 
     return b"".join(split_into_telegrams(apdu, max_user_data=max_user_data))
