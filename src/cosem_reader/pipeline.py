@@ -26,6 +26,7 @@ from cosem_reader.readings import Notification, notification_from_apdu
 from cosem_reader.security import (
     CipheredApdu,
     decipher,
+    decode_ciphered_apdu,
     is_ciphered,
     looks_like_apdu,
     parse_ciphered_apdu,
@@ -42,7 +43,6 @@ Layer = Literal["auto", "mbus", "hdlc", "raw"]
 Decoded = Notification | CipheredApdu | CosemReaderError
 
 _MBUS_START = 0x68
-_GENERAL_CIPHERING = (0xDB, 0xDC)
 _MAX_RAW_APDU = 65536
 _DETECT_WINDOW = 4096
 _HDLC_FLAG = 0x7E
@@ -215,8 +215,7 @@ class StreamDecoder:
 
     def _apdu_length(self, data: bytes) -> int:
         if is_ciphered(data):
-            ciphered = parse_ciphered_apdu(data, self.system_title)
-            return _ciphered_length(data, ciphered)
+            return decode_ciphered_apdu(data, 0, self.system_title)[1]
         _, end = schema().decode("XDLMS-APDU", _quirk_view(data))
         return end + (1 if _has_tagged_date_time(data) else 0)
 
@@ -287,17 +286,6 @@ def _has_tagged_date_time(data: bytes) -> bool:
 
 def _quirk_view(data: bytes) -> bytes:
     return data[:5] + data[6:] if _has_tagged_date_time(data) else data
-
-
-def _ciphered_length(data: bytes, ciphered: CipheredApdu) -> int:
-    """Where a ciphered APDU ends: its header and content length say so."""
-    position = 1
-    if data[0] in _GENERAL_CIPHERING:
-        position += 1 + data[1]
-    first = data[position]
-    position += 1 if first < 0x80 else 1 + (first & 0x7F)
-    tag_length = len(ciphered.auth_tag) if ciphered.auth_tag else 0
-    return position + 5 + len(ciphered.ciphertext) + tag_length
 
 
 def decode_capture(

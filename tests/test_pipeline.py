@@ -1,0 +1,166 @@
+"""The whole stream: bytes in any chunking to notifications, nothing decodable lost."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.encoder import (
+    Register,
+    ciphered_push,
+    data_notification,
+    kaifa_ma309m_body,
+    mbus_push,
+)
+from support.hdlc_frames import build_general_block_transfer, build_hdlc_frames
+
+from cosem_reader.errors import CosemReaderError, SecurityError
+from cosem_reader.pipeline import StreamDecoder, decode_capture, detect_layer
+from cosem_reader.readings import Notification
+from cosem_reader.security import CipheredApdu
+
+KEY = bytes.fromhex("36C66639E48A8CA4D6BC8B282A793BBB")
+AUTH_KEY = bytes.fromhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF")
+TITLE = b"KFM\x67\x50\x00\x00\x09"
+
+
+def plaintext(counter: int) -> bytes:
+    moment = datetime(2025, 5, 1, 12, 0, 0) + timedelta(seconds=5 * counter)
+    registers = [Register("1.0.1.8.0.255", 1000 + counter, "double-long-unsigned", 0, 30)]
+    body = kaifa_ma309m_body(moment, registers, "1KFM0000000001", "KFM1000000000001")
+    return data_notification(body, invoke_id=counter)
+
+
+def push(counter: int, security_control: int = 0x21) -> bytes:
+    auth = AUTH_KEY if security_control & 0x10 else None
+    apdu = ciphered_push(plaintext(counter), KEY, TITLE, counter, security_control, auth)
+    return mbus_push(apdu)
+
+
+def counters(results: list[object]) -> list[int]:
+    return [r.frame_counter for r in results if isinstance(r, Notification)]  # type: ignore[misc]
+
+
+def feed_in_chunks(decoder: StreamDecoder, data: bytes, sizes: list[int]) -> list[object]:
+    results: list[object] = []
+    position = 0
+    index = 0
+    while position < len(data):
+        size = sizes[index % len(sizes)] if sizes else len(data)
+        results += decoder.feed(data[position : position + size])
+        position += size
+        index += 1
+    return results + decoder.flush()
+
+
+def test_a_push_is_handed_on_when_its_last_byte_arrives() -> None:
+    """No idle timeout: the notification comes out of the very feed that completes it."""
+    decoder = StreamDecoder(key=KEY)
+    wire = push(1)
+    assert decoder.feed(wire[:-1]) == []
+    (result,) = decoder.feed(wire[-1:])
+    assert isinstance(result, Notification)
+    assert result.frame_counter == 1
+
+
+def test_starting_mid_push_loses_only_the_cut_push() -> None:
+    """A reader started in the middle of a push decodes every push after it."""
+    wire = push(1) + push(2) + push(3)
+    results = decode_capture(wire[100:], key=KEY)
+    assert counters(results) == [2, 3]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 10_000), min_size=1, max_size=6, unique=True),
+    st.lists(st.binary(max_size=40), min_size=7, max_size=7),
+    st.lists(st.integers(1, 300), min_size=1, max_size=8),
+)
+def test_garbage_between_pushes_any_chunking(
+    numbers: list[int], garbage: list[bytes], sizes: list[int]
+) -> None:
+    """Pushes with line noise between them, fed in any chunk sizes: all of them, in order, once."""
+    wire = b"".join(garbage[i] + push(n) for i, n in enumerate(numbers)) + garbage[-1]
+    results = feed_in_chunks(StreamDecoder(key=KEY, layer="mbus"), wire, sizes)
+    assert counters(results) == numbers
+
+
+def test_gcm_tag_verified_with_authentication_key() -> None:
+    """Security control 0x30: the tag is verified when the authentication key is given."""
+    (result,) = decode_capture(push(5, 0x30), key=KEY, auth_key=AUTH_KEY)
+    assert isinstance(result, Notification)
+    assert result.tag_verified is True
+
+
+def test_gcm_tag_without_authentication_key_still_decodes(caplog: pytest.LogCaptureFixture) -> None:
+    """Without the authentication key the push decodes, with a warning that the tag was not checked."""
+    (result,) = decode_capture(push(5, 0x30), key=KEY)
+    assert isinstance(result, Notification)
+    assert result.tag_verified is False
+    assert "not verified" in caplog.text
+
+
+def test_wrong_authentication_key_is_named() -> None:
+    """A tag that does not match is reported as an authentication failure, never as readings."""
+    (result,) = decode_capture(push(5, 0x30), key=KEY, auth_key=bytes(16))
+    assert isinstance(result, SecurityError)
+    assert "authentication tag" in str(result)
+
+
+def test_wrong_key_then_right_pushes_keep_coming() -> None:
+    """A wrong key yields one error per push and never a notification; the stream goes on."""
+    decoder = StreamDecoder(key=bytes(16))
+    results = decoder.feed(push(1) + push(2))
+    assert [type(r) for r in results] == [SecurityError, SecurityError]
+    assert "wrong key" in str(results[0])
+
+
+def test_without_key_the_security_header_comes_out() -> None:
+    """No key: each APDU's ciphered header, with system title and frame counter."""
+    (result,) = decode_capture(push(9))
+    assert isinstance(result, CipheredApdu)
+    assert result.system_title == TITLE
+    assert result.frame_counter == 9
+
+
+def test_hdlc_with_block_transfer_and_auto_detection() -> None:
+    """HDLC frames carrying general-block-transfer blocks of a ciphered push are recognised."""
+    apdu = ciphered_push(plaintext(3), KEY, TITLE, 3, 0x30, AUTH_KEY)
+    blocks = build_general_block_transfer(apdu, 90)
+    wire = b"".join(build_hdlc_frames(block) for block in blocks)
+    assert detect_layer(wire) == "hdlc"
+    results = decode_capture(wire, key=KEY, auth_key=AUTH_KEY)
+    assert counters(results) == [3]
+
+
+def test_bare_apdus_back_to_back() -> None:
+    """Bare APDUs one after the other (a raw capture) are cut where A-XDR says they end."""
+    apdus = [ciphered_push(plaintext(n), KEY, TITLE, n) for n in (1, 2)] + [plaintext(3)]
+    results = decode_capture(b"".join(apdus), key=KEY)
+    assert [r.invoke_id for r in results if isinstance(r, Notification)] == [1, 2, 3]
+
+
+def test_truncated_bare_apdu_is_reported_at_the_end() -> None:
+    """A bare APDU cut short is an error once the stream has ended, not before."""
+    decoder = StreamDecoder(key=KEY, layer="raw")
+    apdu = plaintext(1)
+    assert decoder.feed(apdu[:-3]) == []
+    (error,) = decoder.flush()
+    assert isinstance(error, CosemReaderError)
+
+
+@pytest.mark.parametrize(
+    ("data", "layer"),
+    [
+        (b"\x68\xfa\xfa\x68\x53", "mbus"),
+        (b"\x00\x01\x7e\xa0\x10", "hdlc"),
+        (b"\x0f\x00\x00\x00\x01", "raw"),
+        (b"\xdb\x08KFM", "raw"),
+        (b"\x68\xfa", None),
+    ],
+)
+def test_detect_layer(data: bytes, layer: str | None) -> None:
+    """The link layer is told from the first bytes; too few bytes tell nothing yet."""
+    assert detect_layer(data) == layer
