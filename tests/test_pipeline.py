@@ -95,7 +95,7 @@ def test_gcm_tag_verified_with_authentication_key() -> None:
 
 
 def test_gcm_tag_without_authentication_key_still_decodes(caplog: pytest.LogCaptureFixture) -> None:
-    """Without the authentication key the push decodes, with a warning that the tag was not checked."""
+    """Without the authentication key the push decodes, warning that the tag was not checked."""
     (result,) = decode_capture(push(5, 0x30), key=KEY)
     assert isinstance(result, Notification)
     assert result.tag_verified is False
