@@ -125,13 +125,43 @@ def _integer_size(lower: int, upper: int) -> tuple[int, bool] | None:
     return None
 
 
+#: ``entry(buf, pos) -> ((alternative_name, value), next_pos)``: one alternative of a
+#: CHOICE, called with ``pos`` after the tag byte; it builds the CHOICE's tuple itself.
+_Entry = Callable[[bytes, int], tuple[tuple[str, Any], int]]
+
+
+class _ChoiceTable(NamedTuple):
+    """The dispatch table of a CHOICE: by tag byte, the alternative's entry and name."""
+
+    entries: list[_Entry | None]
+    names: list[str | None]
+    #: The first tags, for the message on an unknown tag.
+    known: str
+
+
+#: Descriptors whose values an entry can decode without a call of its own.
+_LEAVES = (Integer, Enumerated, Boolean, Null, OctetString, BitStringType, CharacterString)
+
+
 class Schema:
-    """Decoders for the type assignments of one ASN.1 module, compiled on first use."""
+    """Decoders for the type assignments of one ASN.1 module, compiled on first use.
+
+    A CHOICE compiles to a table of 256 entries indexed by the tag byte; each entry
+    returns the finished ``(alternative_name, value)`` tuple.  A SEQUENCE OF whose
+    element is a CHOICE (``array``/``structure`` of ``Data``) dispatches on that
+    table itself, so decoding one element of a structure costs one call.  A type
+    that refers to itself (``Data``) is compiled once: the references made while
+    it is compiled are patched to the finished decoder, never left on a trampoline.
+    """
 
     def __init__(self, types: Mapping[str, Descriptor], module_name: str = "") -> None:
         self.types = types
         self.module_name = module_name
         self._compiled: dict[str, Decoder] = {}
+        self._tables: dict[str, _ChoiceTable] = {}
+        #: Trampolines of the types being compiled, and who waits for their decoder.
+        self._forwards: dict[Decoder, str] = {}
+        self._patches: dict[str, list[Callable[[Decoder], None]]] = {}
 
     def decoder(self, type_name: str) -> Decoder:
         """The decoding function of a type assignment; errors carry the type name in the path."""
@@ -141,16 +171,20 @@ class Schema:
         if type_name not in self.types:
             raise KeyError(f"{type_name} is not a type of the module {self.module_name}")
         # A recursive type (Data is a SEQUENCE OF Data) sees this trampoline while it
-        # is being compiled; everything compiled later gets the real decoder.
+        # is being compiled; whoever captured it is patched to the real decoder below.
         cell: list[Decoder] = []
 
         def forward(buf: bytes, pos: int) -> tuple[Any, int]:
             return cell[0](buf, pos)
 
         self._compiled[type_name] = forward
-        real = self._compile(self.types[type_name])
+        self._forwards[forward] = type_name
+        real = self._compile(self.types[type_name], type_name)
         cell.append(real)
         self._compiled[type_name] = real
+        del self._forwards[forward]
+        for patch in self._patches.pop(type_name, ()):
+            patch(real)
         return real
 
     def decode(self, type_name: str, data: bytes, offset: int = 0) -> tuple[Any, int]:
@@ -165,7 +199,13 @@ class Schema:
 
     # -- compilation -----------------------------------------------------------------
 
-    def _compile(self, descriptor: Descriptor) -> Decoder:
+    def _when_resolved(self, decode: Decoder, patch: Callable[[Decoder], None]) -> None:
+        """Call ``patch`` with the real decoder once ``decode``, a trampoline, has one."""
+        type_name = self._forwards.get(decode)
+        if type_name is not None:
+            self._patches.setdefault(type_name, []).append(patch)
+
+    def _compile(self, descriptor: Descriptor, type_name: str | None = None) -> Decoder:
         match descriptor:
             case Reference(name=name):
                 return self.decoder(name)
@@ -184,7 +224,7 @@ class Schema:
             case CharacterString(kind=kind):
                 return _compile_character_string(kind)
             case Choice():
-                return self._compile_choice(descriptor)
+                return self._compile_choice(descriptor, type_name)
             case Sequence():
                 return self._compile_sequence(descriptor)
             case SequenceOf(element=element):
@@ -196,13 +236,10 @@ class Schema:
         raise TypeError(f"unknown descriptor {descriptor!r}")  # pragma: no cover
 
     def _compile_integer(self, descriptor: Integer) -> Decoder:
-        if descriptor.lower is None or descriptor.upper is None:
-            return _decode_variable_integer
-        fixed = _integer_size(descriptor.lower, descriptor.upper)
+        fixed = _fixed_integer(descriptor)
         if fixed is None:
             return _decode_variable_integer
-        size = fixed[0]
-        unpack_from = _INTEGER_FORMATS[fixed].unpack_from
+        size, unpack_from = fixed
 
         def decode_integer(buf: bytes, pos: int) -> tuple[Any, int]:
             try:
@@ -212,38 +249,90 @@ class Schema:
 
         return decode_integer
 
-    def _compile_choice(self, descriptor: Choice) -> Decoder:
-        table: list[tuple[str, Decoder] | None] = [None] * 256
-        for alternative in descriptor.alternatives:
-            table[alternative.tag] = (alternative.name, self._compile(alternative.type))
+    def _compile_entry(self, descriptor: Descriptor, name: str) -> _Entry:
+        """The entry of one CHOICE alternative: decodes the value, returns ``(name, value)``."""
+        if isinstance(descriptor, Reference):
+            target = self.types.get(descriptor.name)
+            if isinstance(target, _LEAVES):
+                return self._compile_entry(target, name)
+        match descriptor:
+            case Integer():
+                fixed = _fixed_integer(descriptor)
+                if fixed is not None:
+                    return _integer_entry(name, *fixed)
+            case Null():
+                return _null_entry(name)
+            case OctetString(size=None):
+                return _octet_string_entry(name)
+            case OctetString(size=int(size)):
+                return _fixed_octets_entry(name, size)
+            case SequenceOf(element=element):
+                return self._compile_sequence_of(element, name)
+        return self._wrap(self._compile(descriptor), name)
+
+    def _wrap(self, decode: Decoder, name: str) -> _Entry:
+        def patch(real: Decoder) -> None:
+            nonlocal decode
+            decode = real
+
+        self._when_resolved(decode, patch)
+
+        def entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
+            value, end = decode(buf, pos)
+            return (name, value), end
+
+        return entry
+
+    def _choice_table(self, descriptor: Choice, type_name: str | None) -> _ChoiceTable:
         known = ", ".join(str(a.tag) for a in descriptor.alternatives[:8])
+        table = _ChoiceTable([None] * 256, [None] * 256, known)
+        if type_name is not None:
+            # Registered before the alternatives compile, so that a SEQUENCE OF this
+            # very type among them dispatches on the table that is being filled.
+            self._tables[type_name] = table
+        for alternative in descriptor.alternatives:
+            table.names[alternative.tag] = alternative.name
+            table.entries[alternative.tag] = self._compile_entry(alternative.type, alternative.name)
+        return table
+
+    def _compile_choice(self, descriptor: Choice, type_name: str | None) -> Decoder:
+        entries, names, known = self._choice_table(descriptor, type_name)
 
         def decode_choice(buf: bytes, pos: int) -> tuple[Any, int]:
             try:
                 tag = buf[pos]
             except IndexError:
                 raise _truncated(pos, 1, buf) from None
-            entry = table[tag]
+            entry = entries[tag]
             if entry is None:
-                raise AxdrError(
-                    f"tag {tag} (0x{tag:02X}) is not an alternative of this CHOICE"
-                    f" (known: {known}, …)",
-                    offset=pos,
-                )
-            name, decode = entry
+                raise _unknown_tag(tag, known, pos)
             try:
-                value, end = decode(buf, pos + 1)
+                return entry(buf, pos + 1)
             except AxdrError as error:
-                raise _with_path(error, name) from None
-            return (name, value), end
+                raise _with_path(error, names[tag]) from None  # type: ignore[arg-type]
 
         return decode_choice
 
+    def _element_table(self, element: Descriptor) -> _ChoiceTable | None:
+        """The dispatch table of a SEQUENCE OF's element when the element is a CHOICE."""
+        if isinstance(element, Choice):
+            return self._choice_table(element, None)
+        if isinstance(element, Reference) and isinstance(self.types.get(element.name), Choice):
+            self.decoder(element.name)
+            return self._tables[element.name]
+        return None
+
     def _compile_sequence(self, descriptor: Sequence) -> Decoder:
-        fields = tuple(
-            (c.name, self._compile(c.type), c.optional or c.has_default, c.has_default, c.default)
-            for c in descriptor.components
-        )
+        fields: list[tuple[str, Decoder, bool, bool, object]] = []
+        for index, c in enumerate(descriptor.components):
+            decode = self._compile(c.type)
+            fields.append((c.name, decode, c.optional or c.has_default, c.has_default, c.default))
+
+            def patch(real: Decoder, index: int = index) -> None:
+                name, _, flagged, has_default, default = fields[index]
+                fields[index] = (name, real, flagged, has_default, default)
+
+            self._when_resolved(decode, patch)
 
         def decode_sequence(buf: bytes, pos: int) -> tuple[Any, int]:
             result: dict[str, Any] = {}
@@ -266,17 +355,22 @@ class Schema:
 
         return decode_sequence
 
-    def _compile_sequence_of(self, element: Descriptor) -> Decoder:
+    def _compile_sequence_of(self, element: Descriptor, name: str | None = None) -> Decoder:
+        """A SEQUENCE OF decoder, or with ``name`` the CHOICE entry returning ``(name, list)``."""
+        table = self._element_table(element)
+        if table is not None:
+            return _sequence_of_choice(table, name)
         decode_element = self._compile(element)
+
+        def patch(real: Decoder) -> None:
+            nonlocal decode_element
+            decode_element = real
+
+        self._when_resolved(decode_element, patch)
         element_may_be_empty = isinstance(element, Null)
 
         def decode_sequence_of(buf: bytes, pos: int) -> tuple[Any, int]:
-            count, pos = decode_length(buf, pos)
-            left = len(buf) - pos
-            if count > left and not (element_may_be_empty and count <= _MAX_NULL_RUN):
-                raise AxdrError(
-                    f"announces {count} elements but only {left} bytes follow", offset=pos
-                )
+            count, pos = _element_count(buf, pos, element_may_be_empty)
             items: list[Any] = []
             append = items.append
             index = 0
@@ -286,9 +380,122 @@ class Schema:
                     append(value)
             except AxdrError as error:
                 raise _with_path(error, f"[{index}]") from None
-            return items, pos
+            return (items if name is None else (name, items)), pos
 
         return decode_sequence_of
+
+
+_Unpack = Callable[[bytes, int], tuple[Any, ...]]
+
+
+def _fixed_integer(descriptor: Integer) -> tuple[int, _Unpack] | None:
+    """Size and ``struct`` reader of an INTEGER whose range fits 1, 2, 4 or 8 bytes."""
+    if descriptor.lower is None or descriptor.upper is None:
+        return None
+    fixed = _integer_size(descriptor.lower, descriptor.upper)
+    if fixed is None:
+        return None
+    return fixed[0], _INTEGER_FORMATS[fixed].unpack_from
+
+
+def _unknown_tag(tag: int, known: str, pos: int) -> AxdrError:
+    return AxdrError(
+        f"tag {tag} (0x{tag:02X}) is not an alternative of this CHOICE (known: {known}, …)",
+        offset=pos,
+    )
+
+
+def _element_count(buf: bytes, pos: int, element_may_be_empty: bool) -> tuple[int, int]:
+    """The element count of a SEQUENCE OF, checked against the bytes that follow."""
+    try:
+        count = buf[pos]
+    except IndexError:
+        raise AxdrError("a length is missing: the data ends here", offset=pos) from None
+    if count < 0x80:
+        pos += 1
+    else:
+        count, pos = decode_length(buf, pos)
+    left = len(buf) - pos
+    if count > left and not (element_may_be_empty and count <= _MAX_NULL_RUN):
+        raise AxdrError(f"announces {count} elements but only {left} bytes follow", offset=pos)
+    return count, pos
+
+
+def _sequence_of_choice(table: _ChoiceTable, name: str | None) -> Decoder:
+    """SEQUENCE OF a CHOICE: the tag of each element picks its entry straight from the table."""
+    entries, names, known = table
+
+    def decode_sequence_of_choice(buf: bytes, pos: int) -> tuple[Any, int]:
+        count, pos = _element_count(buf, pos, False)
+        items: list[Any] = []
+        append = items.append
+        for index in range(count):
+            try:
+                tag = buf[pos]
+            except IndexError:
+                raise _with_path(_truncated(pos, 1, buf), f"[{index}]") from None
+            entry = entries[tag]
+            if entry is None:
+                raise _with_path(_unknown_tag(tag, known, pos), f"[{index}]")
+            try:
+                value, pos = entry(buf, pos + 1)
+            except AxdrError as error:
+                inner = _with_path(error, names[tag])  # type: ignore[arg-type]
+                raise _with_path(inner, f"[{index}]") from None
+            append(value)
+        return (items if name is None else (name, items)), pos
+
+    return decode_sequence_of_choice
+
+
+# -- CHOICE entries of the leaves ------------------------------------------------------
+
+
+def _integer_entry(name: str, size: int, unpack_from: _Unpack) -> _Entry:
+    def integer_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
+        try:
+            return (name, unpack_from(buf, pos)[0]), pos + size
+        except struct.error:
+            raise _truncated(pos, size, buf) from None
+
+    return integer_entry
+
+
+def _null_entry(name: str) -> _Entry:
+    value = (name, None)
+
+    def null_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
+        return value, pos
+
+    return null_entry
+
+
+def _octet_string_entry(name: str) -> _Entry:
+    def octet_string_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
+        try:
+            size = buf[pos]
+        except IndexError:
+            raise AxdrError("a length is missing: the data ends here", offset=pos) from None
+        if size < 0x80:
+            pos += 1
+        else:
+            size, pos = decode_length(buf, pos)
+        end = pos + size
+        if end > len(buf):
+            raise _truncated(pos, size, buf)
+        return (name, buf[pos:end]), end
+
+    return octet_string_entry
+
+
+def _fixed_octets_entry(name: str, size: int) -> _Entry:
+    def fixed_octets_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
+        end = pos + size
+        if end > len(buf):
+            raise _truncated(pos, size, buf)
+        return (name, buf[pos:end]), end
+
+    return fixed_octets_entry
 
 
 # -- leaf decoders ---------------------------------------------------------------------
