@@ -96,6 +96,18 @@ class ObisCode:
     f: int = 255
 
     def __post_init__(self) -> None:
+        a, b, c, d, e, f = self.a, self.b, self.c, self.d, self.e, self.f
+        # The common case in one expression: this runs for every register of every push.
+        if (
+            type(a) is type(b) is type(c) is type(d) is type(e) is type(f) is int
+            and 0 <= a <= 255
+            and 0 <= b <= 255
+            and 0 <= c <= 255
+            and 0 <= d <= 255
+            and 0 <= e <= 255
+            and 0 <= f <= 255
+        ):
+            return
         for group, value in zip(
             "abcdef", (self.a, self.b, self.c, self.d, self.e, self.f), strict=True
         ):
@@ -109,12 +121,19 @@ class ObisCode:
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> ObisCode:
         """The OBIS code in a 6-byte octet-string (the bytes after ``09 06`` in an APDU)."""
         raw = bytes(data)
+        if cls is ObisCode:
+            cached = _FROM_BYTES.get(raw)
+            if cached is not None:
+                return cached
         if len(raw) != 6:
             raise CosemError(
                 f"an OBIS code is 6 bytes, got {len(raw)} ({raw.hex()})",
                 hint="the octet-string at this position is not a logical name",
             )
-        return cls(raw[0], raw[1], raw[2], raw[3], raw[4], raw[5])
+        code = cls(raw[0], raw[1], raw[2], raw[3], raw[4], raw[5])
+        if cls is ObisCode and len(_FROM_BYTES) < _FROM_BYTES_LIMIT:
+            _FROM_BYTES[raw] = code
+        return code
 
     @classmethod
     def parse(cls, text: str) -> ObisCode:
@@ -162,6 +181,11 @@ class ObisCode:
         text = f"{self.a}-{self.b}:{self.c}.{self.d}.{self.e}"
         return text if self.f == 255 else f"{text}*{self.f}"
 
+
+#: ObisCode.from_bytes by its 6 bytes: a push names the same dozen codes every second.
+#: Bounded, so that a line delivering garbage cannot grow it without end.
+_FROM_BYTES: dict[bytes, ObisCode] = {}
+_FROM_BYTES_LIMIT: Final = 4096
 
 _BYTE = r"\d{1,3}"
 _FULL = re.compile(
@@ -413,6 +437,21 @@ def describe(code: ObisCode) -> ObisInfo:
     the unit and Home Assistant classes the quantity implies (energy for time integrals
     of a power, power for instantaneous, average and maximum values, …).
     """
+    described = _DESCRIBED.get(code)
+    if described is not None:
+        return described
+    described = _describe(code)
+    if len(_DESCRIBED) < _DESCRIBED_LIMIT:
+        _DESCRIBED[code] = described
+    return described
+
+
+#: describe() by code; the rows are immutable, the walk asks for the same codes each push.
+_DESCRIBED: dict[ObisCode, ObisInfo] = {}
+_DESCRIBED_LIMIT: Final = 4096
+
+
+def _describe(code: ObisCode) -> ObisInfo:
     row = lookup(code)
     if row is not None:
         return row

@@ -26,10 +26,11 @@ import logging
 import math
 import os
 import struct
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -86,6 +87,41 @@ class Reading:
     def key(self) -> str:
         """The name the reading goes by in JSON and MQTT: the OBIS code, else its position."""
         return str(self.obis) if self.obis is not None else f"position {self.position}"
+
+
+def _reading_factory() -> Callable[..., Reading]:
+    """``Reading(...)`` without the frozen dataclass' ``object.__setattr__`` per field.
+
+    The walk makes one Reading per value of every push; filling the slots through
+    their descriptors halves the cost.  The result is an ordinary, frozen Reading.
+    """
+    setters = tuple(getattr(Reading, f.name).__set__ for f in fields(Reading))
+    new = object.__new__
+    set_obis, set_position, set_value, set_unit, set_scaler, set_type, set_raw = setters
+
+    def make_reading(  # noqa: PLR0917 - the Reading fields in order
+        obis: ObisCode | None,
+        position: str,
+        value: ReadingValue,
+        unit: str | None,
+        scaler: int | None,
+        data_type: str,
+        raw: Any,
+    ) -> Reading:
+        reading: Reading = new(Reading)
+        set_obis(reading, obis)
+        set_position(reading, position)
+        set_value(reading, value)
+        set_unit(reading, unit)
+        set_scaler(reading, scaler)
+        set_type(reading, data_type)
+        set_raw(reading, raw)
+        return reading
+
+    return make_reading
+
+
+_make_reading = _reading_factory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +190,15 @@ def load_timezone(name: str | None) -> tzinfo:
         ) from None
 
 
+@cache
+def _fixed_zone(deviation: int) -> timezone:
+    """The zone of a deviation (UTC minus local time, minutes); at most 1681 of them."""
+    return timezone(timedelta(minutes=-deviation))
+
+
+_DATE_TIME = struct.Struct(">HBBBBBBBhB")
+
+
 def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> datetime | None:
     """A COSEM date-time (12 bytes) as an aware datetime; None when it names no instant.
 
@@ -161,8 +206,8 @@ def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> dat
     """
     if len(data) != 12:
         raise CosemError(f"a COSEM date-time has 12 bytes, this one {len(data)}")
-    year, month, day, _weekday, hour, minute, second, hundredths, deviation, status = struct.unpack(
-        ">HBBBBBBBhB", data
+    year, month, day, _weekday, hour, minute, second, hundredths, deviation, status = (
+        _DATE_TIME.unpack(data)
     )
     if year == 0xFFFF or month > 12 or day > 31 or hour > 23 or minute > 59 or second > 59:
         return None
@@ -174,7 +219,7 @@ def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> dat
     except ValueError:
         return None
     if deviation != _DEVIATION_NOT_SPECIFIED and -840 <= deviation <= 840:
-        return wall.replace(tzinfo=timezone(timedelta(minutes=-deviation)))
+        return wall.replace(tzinfo=_fixed_zone(deviation))
     zone = local_zone if local_zone is not None else system_timezone()
     # In the hour the clocks go back the wall time occurs twice: the status byte's
     # daylight-saving bit says which (fold=0 is the first, still in summer time).
@@ -270,6 +315,9 @@ _NUMBER_TYPES = frozenset(
 )
 
 
+_CONTAINERS = ("structure", "array")
+
+
 def _printable(data: bytes) -> str | None:
     if data and all(0x20 <= byte < 0x7F for byte in data):
         return data.decode("ascii")
@@ -357,7 +405,9 @@ class _Walk:
             value = Decimal(int(value_element[1])).scaleb(scaler)
         else:
             value = self.plain_value(value_element, obis)
-        self.readings.append(Reading(obis, position, value, unit, scaler, name, value_element[1]))
+        self.readings.append(
+            _make_reading(obis, position, value, unit, scaler, name, value_element[1])
+        )
 
     def captured(
         self, elements: list[tuple[str, Any]], objects: list[tuple[int, ObisCode, int]]
@@ -392,34 +442,42 @@ class _Walk:
 
     def loose(self, element: tuple[str, Any], position: str) -> None:
         value = self.plain_value(element, None)
-        self.readings.append(Reading(None, position, value, None, None, element[0], element[1]))
+        self.readings.append(
+            _make_reading(None, position, value, None, None, element[0], element[1])
+        )
 
     def elements(self, elements: list[tuple[str, Any]], path: str) -> None:
         index = 0
         count = len(elements)
         while index < count:
             element = elements[index]
-            position = f"{path}{index}"
-            if _is_obis(element) and index + 1 < count:
-                following = elements[index + 1]
-                # In a structure of its own, {OBIS, value[, scaler-unit]}, the value may be
-                # anything; side by side in a flat list it must not look like a label.
-                own_structure = index == 0 and (
-                    count == 2 or (count == 3 and _scaler_unit(elements[2]) is not None)
-                )
-                if own_structure or (
-                    not _is_obis(following)
-                    and _scaler_unit(following) is None
-                    and (following[0] not in ("structure", "array"))
-                ):
-                    scaler_unit = _scaler_unit(elements[index + 2]) if index + 2 < count else None
-                    self.register(ObisCode.from_bytes(element[1]), following, scaler_unit, position)
-                    index += 3 if scaler_unit is not None else 2
-                    continue
-            if element[0] in ("structure", "array"):
-                self.elements(element[1], f"{position}.")
+            kind = element[0]
+            # An OBIS code (see _is_obis) followed by its value, inlined: this loop
+            # runs for every element of every push.
+            if kind == "octet-string" and index + 1 < count:
+                code = element[1]
+                if len(code) == 6 and code[0] <= 15 and not (code[2] == 25 and code[3] == 9):
+                    following = elements[index + 1]
+                    # In a structure of its own, {OBIS, value[, scaler-unit]}, the value may
+                    # be anything; side by side in a flat list it must not look like a label.
+                    own_structure = index == 0 and (
+                        count == 2 or (count == 3 and _scaler_unit(elements[2]) is not None)
+                    )
+                    if own_structure or (
+                        following[0] not in _CONTAINERS and not _is_obis(following)
+                    ):
+                        scaler_unit = (
+                            _scaler_unit(elements[index + 2]) if index + 2 < count else None
+                        )
+                        self.register(
+                            ObisCode.from_bytes(code), following, scaler_unit, f"{path}{index}"
+                        )
+                        index += 3 if scaler_unit is not None else 2
+                        continue
+            if kind in _CONTAINERS:
+                self.elements(element[1], f"{path}{index}.")
             else:
-                self.loose(element, position)
+                self.loose(element, f"{path}{index}")
             index += 1
 
 
