@@ -260,3 +260,11 @@ def test_minute_lists_from_text(values: list[int], separator: str) -> None:
     env = {"COSEM_READER_MQTT_PUBLISH_AT_SECONDS": separator.join(map(str, values))}
     settings = load_settings(None, {"port": "/dev/a"}, env=env)
     assert settings.mqtt.publish_at_seconds == tuple(values)
+
+
+def test_every_option_is_documented() -> None:
+    """docs/daemon.md has a row for every option, with its environment variable."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "daemon.md").read_text("utf-8")
+    for option in OPTIONS:
+        assert f"| `{option.key}` |" in docs, option.name
+        assert f"`{option.env_names[0]}`" in docs, option.name

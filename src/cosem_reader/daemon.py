@@ -350,7 +350,7 @@ class _Tracer:
         if debug.log_serial:
             self._serial += chunk
             if len(self._serial) >= max(1, debug.log_serial_min_bytes):
-                trace.info("%s serial: %d bytes: %s", self.label, len(self._serial),
+                trace.info("%sserial: %d bytes: %s", self.label, len(self._serial),
                            self._serial.hex(" ").upper())
                 self._serial.clear()
         if not self._frames_wanted:
@@ -382,40 +382,40 @@ class _Tracer:
         fields = dataclasses.asdict(frame)
         if self.debug.log_telegram_raw:
             payload = fields.get("user_data", fields.get("information", b""))
-            trace.info("%s telegram: %s", self.label, bytes(payload).hex(" ").upper())
+            trace.info("%stelegram: %s", self.label, bytes(payload).hex(" ").upper())
         if self.debug.log_telegram_json:
-            trace.info("%s telegram: %s", self.label, dumps(fields))
+            trace.info("%stelegram: %s", self.label, dumps(fields))
 
     def _apdu(self, apdu: bytes) -> None:
         debug = self.debug
         if debug.log_apdu_raw:
-            trace.info("%s APDU: %s", self.label, apdu.hex(" ").upper())
+            trace.info("%sAPDU: %s", self.label, apdu.hex(" ").upper())
         if not (debug.log_apdu_json or debug.log_apdu_encrypted_hex) or not is_ciphered(apdu):
             return
         try:
             ciphered = parse_ciphered_apdu(apdu)
         except CosemReaderError as error:
-            trace.info("%s APDU: security header unreadable: %s", self.label, error)
+            trace.info("%sAPDU: security header unreadable: %s", self.label, error)
             return
         if debug.log_apdu_json:
-            trace.info("%s APDU: %s", self.label, dumps(_ciphered_dict(ciphered)))
+            trace.info("%sAPDU: %s", self.label, dumps(_ciphered_dict(ciphered)))
         if debug.log_apdu_encrypted_hex:
-            trace.info("%s APDU ciphertext: %s", self.label, ciphered.ciphertext.hex(" ").upper())
+            trace.info("%sAPDU ciphertext: %s", self.label, ciphered.ciphertext.hex(" ").upper())
 
     def on_plaintext(self, apdu: bytes) -> None:
         if self.debug.log_apdu_decrypted_hex:
-            trace.info("%s APDU plaintext: %s", self.label, apdu.hex(" ").upper())
+            trace.info("%sAPDU plaintext: %s", self.label, apdu.hex(" ").upper())
 
     def on_notification(self, notification: Notification) -> None:
         debug = self.debug
         decoding = self.settings.decoding
         if debug.log_cosem_json:
-            trace.info("%s COSEM: %s", self.label, dumps(notification.tree))
+            trace.info("%sCOSEM: %s", self.label, dumps(notification.tree))
         if debug.log_cosem_xml:
             self._xml(notification)
         if debug.log_obis_json:
             body = notification_to_dict(notification, decoding.language, decoding.name_format)
-            trace.info("%s OBIS: %s", self.label, dumps(body))
+            trace.info("%sOBIS: %s", self.label, dumps(body))
         if debug.log_obis_plain:
             for reading in notification.readings:
                 name = (
@@ -425,7 +425,7 @@ class _Tracer:
                 )
                 value = dumps(reading.value).strip('"')
                 unit = f" {reading.unit}" if reading.unit else ""
-                trace.info("%s OBIS %s %s: %s%s", self.label, reading.key, name, value, unit)
+                trace.info("%sOBIS %s %s: %s%s", self.label, reading.key, name, value, unit)
 
     def _xml(self, notification: Notification) -> None:
         try:
@@ -436,7 +436,7 @@ class _Tracer:
                 self._xml_missing = True
                 log.warning("log_cosem_xml: the Gurux XML writer is not available in this build")
             return
-        trace.info("%s XML:\n%s", self.label, writer.apdu_to_xml(notification.tree))
+        trace.info("%sXML:\n%s", self.label, writer.apdu_to_xml(notification.tree))
 
 
 def _ciphered_dict(ciphered: CipheredApdu) -> dict[str, Any]:
@@ -484,7 +484,8 @@ class MeterRunner:
         self.meter = meter
         self.settings = settings
         self.stop = stop
-        self.label = meter.label
+        #: Log lines of a named meter start with ``[name] ``; a single unnamed one needs none.
+        self.label = f"[{meter.name}] " if meter.name else ""
         self.output = _Publisher(self, publisher, console)
         self.publisher = publisher
         self.exit_code = EX_OK
@@ -499,7 +500,7 @@ class MeterRunner:
         self._push_started: float | None = None
         self._previous_time: datetime | None = None
         self._tracer = _Tracer(settings.debug, self.label, settings)
-        self.thread = threading.Thread(target=self.run, name=f"meter {self.label}", daemon=True)
+        self.thread = threading.Thread(target=self.run, name=f"meter {meter.label}", daemon=True)
 
     @property
     def finished(self) -> bool:
@@ -521,13 +522,14 @@ class MeterRunner:
         try:
             self.exit_code = self._run()
         except SourceError as error:
-            log.error("%s: %s", self.label, error)
+            log.error("%s%s", self.label, error)
             self.exit_code = EX_NOINPUT if "capture" in error.message else EX_UNAVAILABLE
         except ConfigError as error:
-            log.error("%s: config error: %s", self.label, error)
+            log.error("%sconfig error: %s", self.label, error)
             self.exit_code = EX_CONFIG
         except Exception:
-            log.exception("%s: unexpected error; please report it with the log above", self.label)
+            log.exception("%sunexpected error; please report it with the log above",
+                          self.label)
             self.exit_code = EX_SOFTWARE
         finally:
             self._done.set()
@@ -571,7 +573,7 @@ class MeterRunner:
                         if found is None:
                             continue
                         layer, chunk = found
-                        log.debug("%s: link layer %s", self.label, layer)
+                        log.debug("%slink layer %s", self.label, layer)
                         decoder = self._new_decoder(layer)
                     self._tracer.on_bytes(chunk, decoder.active_layer)
                     started = time.perf_counter()
@@ -599,7 +601,7 @@ class MeterRunner:
         if self.settings.once and security_failed and not self.readings:
             return EX_DATAERR
         if self.meter.replay and not self.readings and not self.stop.is_set():
-            log.error("%s: no reading in %s", self.label,
+            log.error("%sno reading in %s", self.label,
                       "standard input" if self.meter.replay == "-" else self.meter.replay)
             return EX_DATAERR
         return EX_OK
@@ -614,7 +616,7 @@ class MeterRunner:
         )
         for limit, count, what in limits:
             if limit and count >= limit:
-                log.info("%s: stopping after %d %s (debug.stop_after_%s)", self.label, count,
+                log.info("%sstopping after %d %s (debug.stop_after_%s)", self.label, count,
                          what, what.lower())
                 return True
         return self.settings.once and bool(self.readings or security_failed)
@@ -623,13 +625,13 @@ class MeterRunner:
 
     def _on_event(self, event: SourceEvent) -> None:
         if event.kind in ("opened", "resumed"):
-            log.info("%s: %s", self.label, event.message)
+            log.info("%s%s", self.label, event.message)
             self._errors_since_open = 0
             self._last_reading = time.monotonic()
         elif event.kind == "ended":
-            log.info("%s: %s (%d readings)", self.label, event.message, self.readings)
+            log.info("%s%s (%d readings)", self.label, event.message, self.readings)
         else:
-            log.warning("%s: %s", self.label, event.message)
+            log.warning("%s%s", self.label, event.message)
             self._set_available(False, event.message)
             self._push_started = None
 
@@ -641,7 +643,7 @@ class MeterRunner:
             title = result.system_title.hex().upper() if result.system_title else "?"
             self._limit.log(
                 logging.ERROR, "no-key",
-                f"{self.label}: the meter (system title {title}) ciphers its pushes and no key"
+                f"{self.label}the meter (system title {title}) ciphers its pushes and no key"
                 " was given; set --key, key_file or COSEM_READER_KEY (32 hex digits from your"
                 " grid operator)",
             )
@@ -663,7 +665,7 @@ class MeterRunner:
         if self.settings.debug.log_timings:
             receive = now - self._push_started if self._push_started is not None else 0.0
             trace.info(
-                "%s timings: receive %.3f s, decode %.2f ms, publish %.2f ms",
+                "%stimings: receive %.3f s, decode %.2f ms, publish %.2f ms",
                 self.label, receive, decode_time * 1000, publish_time * 1000,
             )
         self._push_started = None
@@ -686,7 +688,7 @@ class MeterRunner:
     def _on_error(self, error: CosemReaderError, at_end: bool = False) -> None:
         self._errors_since_open += 1
         if isinstance(error, SecurityError):
-            self._limit.log(logging.ERROR, "SecurityError", f"{self.label}: {error}")
+            self._limit.log(logging.ERROR, "SecurityError", f"{self.label}{error}")
             self._set_available(False, "wrong key" if "key" in error.message else str(error))
             return
         if isinstance(error, FrameError | SegmentError) and (
@@ -694,9 +696,9 @@ class MeterRunner:
         ):
             # The first push after opening is usually cut (the port opened mid-push),
             # and a capture may end inside one: expected, not worth a warning.
-            log.info("%s: incomplete push ignored: %s", self.label, error)
+            log.info("%sincomplete push ignored: %s", self.label, error)
             return
-        self._limit.log(logging.WARNING, _error_kind(error), f"{self.label}: {error.layer}"
+        self._limit.log(logging.WARNING, _error_kind(error), f"{self.label}{error.layer}"
                         f" error: {error}")
 
     def _check_silence(self, now: float) -> None:
@@ -709,7 +711,7 @@ class MeterRunner:
             return
         self._available = online
         if online:
-            log.info("%s: readings arrive%s", self.label,
+            log.info("%sreadings arrive%s", self.label,
                      "" if self.readings <= 1 else " again")
         self.output.set_available(online, reason)
 
@@ -810,7 +812,7 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
                 try:
                     runner.publisher.stop(timeout=5.0)
                 except Exception:
-                    log.exception("%s: stopping the MQTT publisher failed", runner.label)
+                    log.exception("%sstopping the MQTT publisher failed", runner.label)
         _restore_signal_handlers(signals)
     codes = [runner.exit_code for runner in runners]
     for preferred in (EX_SOFTWARE, EX_CONFIG, EX_NOINPUT, EX_UNAVAILABLE, EX_DATAERR):
