@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +50,9 @@ class Daemon:
             [str(ROOT / "src"), environment.get("PYTHONPATH", "")]
         )
         environment["PYTHONUNBUFFERED"] = "1"
+        # No ./cosem-reader.toml or ~/.config/cosem-reader of the developer's.
+        empty = Path(tempfile.mkdtemp(prefix="cosem-reader-test-"))
+        environment["XDG_CONFIG_HOME"] = str(empty)
         environment.update(env or {})
         self.stdout: list[str] = []
         self.stderr: list[str] = []
@@ -59,7 +63,7 @@ class Daemon:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             env=environment,
-            cwd=cwd or ROOT,
+            cwd=cwd or empty,
         )
         self._threads = [
             threading.Thread(target=self._collect, args=(self.process.stdout, self.stdout),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -291,6 +292,33 @@ class TestSecrets:
         assert KEY.hex() not in text.lower()
         assert "hunter22" not in text
 
+    def test_journald_lines_carry_priority_not_time(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Under systemd (JOURNAL_STREAM names our stderr): <priority>message, no timestamp."""
+        path = tmp_path / "journal"
+        with path.open("w", encoding="utf-8") as stream:
+            info = os.fstat(stream.fileno())
+            monkeypatch.setenv("JOURNAL_STREAM", f"{info.st_dev}:{info.st_ino}")
+            configure_logging("info", stream=stream)
+            try:
+                logging.getLogger("cosem_reader.test").warning("port lost")
+                logging.getLogger("cosem_reader.test").info("port back")
+            finally:
+                logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+        assert path.read_text("utf-8").splitlines() == ["<4>port lost", "<6>port back"]
+
+    def test_plain_stderr_has_timestamps(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """JOURNAL_STREAM inherited but stderr redirected elsewhere: normal lines."""
+        monkeypatch.setenv("JOURNAL_STREAM", "1:2")
+        stream = io.StringIO()
+        configure_logging("info", stream=stream)
+        try:
+            logging.getLogger("cosem_reader.test").info("hello")
+        finally:
+            logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO hello\n", stream.getvalue())
+
     @given(st.binary(min_size=16, max_size=16), st.sampled_from(["", " ", ":", "-"]),
            st.booleans())
     def test_redaction_of_any_key_spelling(self, key: bytes, separator: str, upper: bool) -> None:
@@ -344,3 +372,43 @@ class TestMqtt:
             availability = [p for t, p in received if t == "test-base/main/availability"]
         assert availability[0] == b"online"
         assert availability[-1] == b"offline"
+
+    def test_wrong_key_marks_the_meter_offline(self, meter: PtyMeter, broker: Broker) -> None:
+        """A wrong key: availability offline (retained), no state, the daemon keeps running."""
+        daemon = Daemon(read_args(meter, "--mqtt-url", broker.url, "--topic-base", "wk",
+                                  "--name", "main", key=WRONG_KEY))
+        try:
+            daemon.wait_for_stderr("reading serial port")
+            meter.write(push(0) + push(1))
+            daemon.wait_for_stderr("wrong key")
+            retained = subscribe_once(broker, "wk/main/availability")
+            assert retained == b"offline"
+            assert daemon.process.poll() is None
+        finally:
+            assert daemon.stop() == 0
+
+
+def subscribe_once(broker: Broker, topic: str, timeout: float = 10.0) -> bytes | None:
+    """The retained message on ``topic``, waiting up to ``timeout`` for it."""
+    got: list[bytes] = []
+    arrived = threading.Event()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-retained")
+
+    def on_message(_client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
+        got.append(message.payload)
+        arrived.set()
+
+    client.on_message = on_message
+    client.connect(broker.host, broker.port)
+    client.subscribe(topic, qos=1)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            arrived.wait(0.1)
+            if got and got[-1] == b"offline":
+                break
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return got[-1] if got else None

@@ -178,24 +178,29 @@ class _JournalFormatter(logging.Formatter):
         return "\n".join(f"<{priority}>{line}" for line in text.splitlines())
 
 
-def _under_journald() -> bool:
-    """Whether stderr is the journal stream systemd set up (``JOURNAL_STREAM=dev:inode``)."""
+def _under_journald(stream: TextIO) -> bool:
+    """Whether ``stream`` is the journal stream systemd set up (``JOURNAL_STREAM=dev:inode``).
+
+    systemd.exec(5): the variable is inherited by children whose stderr may be
+    redirected elsewhere, so the device and inode must match the stream's.
+    """
     value = os.environ.get("JOURNAL_STREAM", "")
     if not value:
         return False
     try:
         device, inode = (int(part) for part in value.split(":", 1))
-        info = os.fstat(sys.stderr.fileno())
+        info = os.fstat(stream.fileno())
     except (ValueError, OSError, AttributeError):
-        return True
+        return False
     return (info.st_dev, info.st_ino) == (device, inode)
 
 
 def configure_logging(level: str, secrets: Sequence[str] = (),
                       stream: TextIO | None = None) -> RedactingFilter:
     """Log to stderr at ``level``, secrets redacted; no own timestamps under journald."""
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    if _under_journald():
+    target = stream if stream is not None else sys.stderr
+    handler = logging.StreamHandler(target)
+    if _under_journald(target):
         handler.setFormatter(_JournalFormatter("%(message)s"))
     else:
         handler.setFormatter(logging.Formatter(
