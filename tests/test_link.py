@@ -1,0 +1,75 @@
+"""Telling the link layer from the bytes, wherever in a push the stream starts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from conftest import vector_params
+from support.encoder import (
+    ciphered_push,
+    data_notification,
+    kaifa_ma309m_body,
+    kaifa_series,
+    mbus_push,
+)
+from support.hdlc_frames import build_hdlc_frames
+
+from cosem_reader.link import LinkProbe, guess_layer
+
+KEY = bytes(range(16))
+TITLE = b"KFM\x01\x02\x03\x04\x05"
+
+
+def pushes(count: int) -> list[bytes]:
+    result = []
+    for index, (moment, registers) in enumerate(kaifa_series(datetime(2025, 1, 1), count)):
+        body = kaifa_ma309m_body(moment, registers, "1KFM0000000001", "KFM1000000000001")
+        result.append(ciphered_push(data_notification(body, index), KEY, TITLE, index))
+    return result
+
+
+def probe(data: bytes, chunk: int = 16) -> tuple[str, bytes]:
+    prober = LinkProbe()
+    for start in range(0, len(data), chunk):
+        found = prober.feed(data[start : start + chunk])
+        if found is not None:
+            return found
+    return prober.give_up()
+
+
+@pytest.mark.parametrize("vector", vector_params())
+def test_every_vector_is_recognised(vector: dict[str, Any]) -> None:
+    """Each real capture is recognised as the link layer its source names, no byte lost."""
+    data = bytes.fromhex(vector["hex"])
+    layer, kept = probe(data, 7)
+    assert layer == {"raw-apdu": "raw"}.get(vector["link_layer"], vector["link_layer"])
+    assert data.startswith(kept)
+
+
+@pytest.mark.parametrize("framing", ["mbus", "hdlc"])
+def test_any_start_offset_inside_a_push(framing: str) -> None:
+    """Started at any byte of a push, ciphertext that looks like an APDU tag never fools it."""
+    apdus = pushes(3)
+    if framing == "mbus":
+        wire = b"".join(mbus_push(apdu) for apdu in apdus)
+    else:
+        wire = b"".join(build_hdlc_frames(apdu) for apdu in apdus)
+    first_push = len(wire) // 3
+    for start in range(first_push):
+        layer, kept = probe(wire[start:])
+        assert layer == framing, f"started at byte {start}"
+        assert wire[start:].startswith(kept)
+
+
+def test_bare_apdus() -> None:
+    """Bare APDUs back to back are recognised from the first one."""
+    assert probe(b"".join(pushes(2)))[0] == "raw"
+
+
+def test_guess_without_proof() -> None:
+    """Without a valid frame, the earliest plausible frame start is the guess."""
+    assert guess_layer(b"\x00\x68\x05\x05\x68") == "mbus"
+    assert guess_layer(b"\x7e\xa0\x01") == "hdlc"
+    assert guess_layer(b"\x01\x02\x03") == "raw"
