@@ -25,6 +25,7 @@ LinkLayer = Literal["mbus", "hdlc", "raw"]
 _MBUS_START = 0x68
 _HDLC_FLAG = 0x7E
 _OCTET_STRING_TAG = 0x09
+_RAW_WINDOW = 4096
 
 
 #: The APDUs a meter pushes bare: data-notification, general-glo/ded-ciphering,
@@ -76,9 +77,10 @@ class LinkProbe:
         """More bytes; the layer and the bytes so far once a frame or APDU proves it."""
         first_chunk = not self._buffer
         self._buffer += chunk
-        if first_chunk or len(self._buffer) <= 4096:
-            if _whole_apdu_at_start(bytes(self._buffer)):
-                return "raw", self._take()
+        # Bare APDUs show at the very start; a whole capture may come in one chunk.
+        near_start = first_chunk or len(self._buffer) <= _RAW_WINDOW
+        if near_start and _whole_apdu_at_start(bytes(self._buffer)):
+            return "raw", self._take()
         if any(isinstance(item, mbus.LongFrame) for item in self._mbus.feed(chunk)):
             return "mbus", self._take()
         if any(isinstance(item, hdlc.HdlcFrame) for item in self._hdlc.feed(chunk)):
