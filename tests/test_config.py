@@ -268,3 +268,39 @@ def test_every_option_is_documented() -> None:
     for option in OPTIONS:
         assert f"| `{option.key}` |" in docs, option.name
         assert f"`{option.env_names[0]}`" in docs, option.name
+
+
+class TestLayoutsAndScalers:
+    def test_layouts_and_scalers_from_the_file(self, tmp_path: Path) -> None:
+        """[[layout]] names an OBIS-less list, [scalers] scales registers sent without one."""
+        path = write(
+            tmp_path / "c.toml",
+            SERIAL
+            + '[scalers]\n"1-0:31.7.0" = -2\n'
+            + '[[layout]]\nname = "mine"\ntypes = ["long-unsigned"]\n'
+            + 'fields = ["1.0.32.7.0.255:-1:V"]\n',
+        )
+        settings = load_settings(str(path), {}, env={})
+        (layout,) = settings.decoding.layouts
+        assert layout.name == "mine"
+        assert {str(code): scaler for code, scaler in settings.decoding.scalers.items()} == {
+            "1-0:31.7.0": -2
+        }
+        rendered = render_settings(settings)
+        assert '"1-0:31.7.0" = -2' in rendered
+        assert 'name = "mine"' in rendered
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ('[scalers]\n"1-0:99" = 1\n', "scalers.1-0:99: not an OBIS code"),
+            ('[scalers]\n"1-0:31.7.0" = "x"\n', "scalers.1-0:31.7.0: expected an integer"),
+            ('[[layout]]\nname = "x"\ntypes = ["enum"]\nfields = []\n', "layout[0]: 1 types but 0"),
+        ],
+    )
+    def test_bad_sections_name_the_problem(self, tmp_path: Path, text: str, message: str) -> None:
+        """A broken [scalers] or [[layout]] entry is one line naming the entry."""
+        path = write(tmp_path / "c.toml", SERIAL + text)
+        with pytest.raises(ConfigProblems) as excinfo:
+            load_settings(str(path), {}, env={})
+        assert any(message in line for line in problems(excinfo)), problems(excinfo)

@@ -41,8 +41,10 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from cosem_reader.errors import ConfigError
+from cosem_reader.errors import ConfigError, CosemError
+from cosem_reader.layouts import ListLayout, layout_from_config
 from cosem_reader.mqtt import MqttSettings
+from cosem_reader.obis import ObisCode
 from cosem_reader.security import parse_key
 
 __all__ = [
@@ -415,6 +417,10 @@ class DecodingSettings:
     language: str = "en"
     name_format: str | None = None
     name_delimiters: str = " -,"
+    #: ``[[layout]]`` sections: the user's lists without OBIS codes, tried before the known ones.
+    layouts: tuple[ListLayout, ...] = ()
+    #: ``[scalers]``: scalers for registers sent without scaler-unit.
+    scalers: Mapping[ObisCode, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -537,6 +543,8 @@ class _Collector:
     problems: list[ConfigError] = field(default_factory=list)
     values: dict[str, tuple[Any, str]] = field(default_factory=dict)
     meters: list[dict[str, tuple[Any, str]]] = field(default_factory=list)
+    layouts: list[ListLayout] = field(default_factory=list)
+    scalers: dict[ObisCode, int] = field(default_factory=dict)
 
     def problem(self, name: str, text: str, origin: str, hint: str | None = None) -> None:
         self.problems.append(ConfigError(f"{name}: {text}{_where(origin)}", hint=hint))
@@ -559,6 +567,12 @@ def _unknown(collector: _Collector, name: str, known: Iterable[str], origin: str
 def _read_file_layer(collector: _Collector, data: Mapping[str, Any], path: Path) -> None:
     origin = f"in {path}"
     for section, table in data.items():
+        if section == "layout":
+            _read_layouts(collector, table, origin)
+            continue
+        if section == "scalers":
+            _read_scalers(collector, table, origin)
+            continue
         if section == "meter":
             tables = [table] if isinstance(table, dict) else table
             if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -592,6 +606,40 @@ def _read_file_layer(collector: _Collector, data: Mapping[str, Any], path: Path)
             converted = collector.convert(option, value, origin)
             if converted is not None:
                 collector.values[option.name] = (converted, f"file {path}")
+
+
+def _read_layouts(collector: _Collector, tables: Any, origin: str) -> None:
+    """``[[layout]]``: lists without OBIS codes that the known-layout table lacks."""
+    if isinstance(tables, dict):
+        tables = [tables]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        collector.problem("layout", "expected [[layout]] tables", origin)
+        return
+    for index, table in enumerate(tables):
+        try:
+            collector.layouts.append(layout_from_config(table, f"layout[{index}]"))
+        except ConfigError as error:
+            collector.problems.append(
+                ConfigError(f"{error.message}{_where(origin)}", hint=error.hint)
+            )
+
+
+def _read_scalers(collector: _Collector, table: Any, origin: str) -> None:
+    """``[scalers]``: ``"1-0:31.7.0" = -2`` for registers a meter sends without scaler-unit."""
+    if not isinstance(table, dict):
+        collector.problem("scalers", "expected a [scalers] table of OBIS code = scaler", origin)
+        return
+    for code, scaler in table.items():
+        name = f"scalers.{code}"
+        try:
+            obis = ObisCode.parse(code)
+        except CosemError as error:
+            collector.problem(name, f"not an OBIS code: {error.message}", origin)
+            continue
+        if isinstance(scaler, bool) or not isinstance(scaler, int) or not -20 <= scaler <= 20:
+            collector.problem(name, f"expected an integer from -20 to 20, got {scaler!r}", origin)
+            continue
+        collector.scalers[obis] = scaler
 
 
 def _read_env_layer(collector: _Collector, env: Mapping[str, str]) -> None:
@@ -885,6 +933,8 @@ def _build(
         language=_value(values, "decoding.language"),
         name_format=_value(values, "decoding.name_format"),
         name_delimiters=_value(values, "decoding.name_delimiters"),
+        layouts=tuple(collector.layouts),
+        scalers=dict(collector.scalers),
     )
     _check_name_format(decoding, problems)
     for meter in meters:
@@ -1028,4 +1078,10 @@ def render_settings(settings: Settings, *, as_json: bool = False) -> str:
             lines.append(f"# {key} = (not set)")
         else:
             lines.append(f"{key} = {_toml_value(value)}{note}")
+    if settings.decoding.scalers:
+        lines += ["", "[scalers]"]
+        lines += [f'"{code}" = {scaler}' for code, scaler in settings.decoding.scalers.items()]
+    for layout in settings.decoding.layouts:
+        lines += ["", "[[layout]]", f"name = {_toml_value(layout.name)}"]
+        lines.append(f"# {len(layout.element_types)} positions")
     return "\n".join(lines)
