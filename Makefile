@@ -35,7 +35,11 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy --strict src codegen
 
 demo: $(STAMP)
-	$(VENV)/bin/cosem-reader decode --format text --timezone Europe/Vienna --key $(DEMO_KEY) $(DEMO_CAPTURE)
+	@echo "== cosem-reader read: the daemon on the bundled demo capture (demo data, demo key) =="
+	@$(VENV)/bin/cosem-reader read --replay $(DEMO_CAPTURE) --key $(DEMO_KEY) --timezone Europe/Vienna --format line
+	@echo
+	@echo "== cosem-reader decode --format text: every reading of the same capture =="
+	@$(VENV)/bin/cosem-reader decode --format text --timezone Europe/Vienna --key $(DEMO_KEY) $(DEMO_CAPTURE)
 
 # Rewrites the bundled demo capture with the project's own encoder.
 demo-capture: $(STAMP)
