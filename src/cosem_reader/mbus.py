@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
+from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import FrameError
 
 __all__ = ["MAX_FRAME_LENGTH", "LongFrame", "LongFrameReader", "parse_long_frame"]
@@ -86,6 +87,10 @@ class LongFrame:
         return _HEADER_LENGTH + _MIN_L + len(self.user_data) + 2
 
 
+#: One per frame on the line: built through the slots (see cosem_reader._slots).
+_make_long_frame = frozen_constructor(LongFrame)
+
+
 @dataclass(frozen=True, slots=True)
 class _Failure:
     """Why a frame with a good ``68 L L 68`` header was rejected."""
@@ -119,7 +124,7 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
             base + checksum_at + 1,
             _HINT_LINE,
         )
-    return LongFrame(
+    return _make_long_frame(
         data[start + 4],
         data[start + 5],
         data[start + 6],
@@ -191,9 +196,11 @@ def parse_long_frame(data: bytes | memoryview) -> LongFrame:
 _NOT_A_HEADER: Final = "not a header"
 
 
-@dataclass(frozen=True, slots=True)
-class _Wait:
-    """The frame at a start needs more bytes; ``if_given_up`` says why it would be skipped."""
+class _Wait(NamedTuple):
+    """The frame at a start needs more bytes; ``if_given_up`` says why it would be skipped.
+
+    A named tuple, not a frozen dataclass: one is made for each chunk a frame arrives in.
+    """
 
     if_given_up: _Failure | None
     #: The frame's claimed length when it is cut short: its bytes are still
@@ -222,7 +229,7 @@ class LongFrameReader:
     piece of a feed chunk.
     """
 
-    __slots__ = ("_base", "_buf", "_look", "_run_end", "_run_failure", "_run_start")
+    __slots__ = ("_base", "_buf", "_look", "_need", "_run_end", "_run_failure", "_run_start")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -233,6 +240,9 @@ class LongFrameReader:
         self._run_start: int | None = None
         self._run_end = 0
         self._run_failure: _Failure | None = None
+        #: The length of the frame at ``_buf[0]`` while only its remaining bytes are
+        #: awaited: until they are all there, a chunk without a start byte decides nothing.
+        self._need: int | None = None
 
     @property
     def offset(self) -> int:
@@ -248,8 +258,21 @@ class LongFrameReader:
         """Take the next bytes of the stream; return the frames and errors they completed."""
         out: list[LongFrame | FrameError] = []
         view = memoryview(chunk).cast("B")
+        buf = self._buf
         for piece in range(0, len(view), _FEED_PIECE):
-            self._buf += view[piece : piece + _FEED_PIECE]
+            buf += view[piece : piece + _FEED_PIECE]
+            need = self._need
+            # The rest of a frame whose header has arrived: until it is complete, only a
+            # valid frame starting inside it can change the verdict (what _scan would find).
+            if (
+                need is not None
+                and len(buf) < need
+                and (
+                    buf.find(_START, max(1, self._look)) < 0
+                    or self._earliest_valid(1, len(buf) + 1) is None
+                )
+            ):
+                continue
             self._scan(out, final=False)
         return out
 
@@ -266,6 +289,7 @@ class LongFrameReader:
         buf = self._buf
         size = len(buf)
         pos = 0
+        self._need = None
         while pos < size:
             start = buf.find(_START, pos)
             if start < 0:
@@ -287,6 +311,7 @@ class LongFrameReader:
                     continue
                 if later is None:
                     pos = start
+                    self._need = verdict.cut_short
                     break
                 self._skip(start, later, self._given_up(start, later, verdict), out)
                 pos = later
@@ -332,13 +357,16 @@ class LongFrameReader:
         if length >= _MIN_L:
             end = start + length + 6
             if end > len(buf):
-                truncated = _Failure(
+                if not final:
+                    # While its bytes arrive the frame is only ever given up for a valid
+                    # frame inside it, and _given_up words that itself.
+                    return _Wait(None, length + 6)
+                return _Failure(
                     f"long frame at byte {offset} (L={length}) is truncated: "
                     f"the stream ended after {available} of its {length + 6} bytes",
                     offset,
                     _HINT_RESYNC,
                 )
-                return truncated if final else _Wait(truncated, length + 6)
             # Whatever the verdict, a valid frame that starts inside this one and ends
             # first wins: byte by byte, it would have arrived before this one was decided.
             if self._earliest_valid(start + 1, end) is not None:

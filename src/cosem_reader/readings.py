@@ -26,8 +26,8 @@ import logging
 import math
 import os
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from functools import cache
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
 from cosem_reader.obis import ObisCode, describe
@@ -89,39 +90,6 @@ class Reading:
         return str(self.obis) if self.obis is not None else f"position {self.position}"
 
 
-def _reading_factory() -> Callable[..., Reading]:
-    """``Reading(...)`` without the frozen dataclass' ``object.__setattr__`` per field.
-
-    The walk makes one Reading per value of every push; filling the slots through
-    their descriptors halves the cost.  The result is an ordinary, frozen Reading.
-    """
-    setters = tuple(getattr(Reading, f.name).__set__ for f in fields(Reading))
-    new = object.__new__
-    set_obis, set_position, set_value, set_unit, set_scaler, set_type, set_raw = setters
-
-    def make_reading(  # noqa: PLR0917 - the Reading fields in order
-        obis: ObisCode | None,
-        position: str,
-        value: ReadingValue,
-        unit: str | None,
-        scaler: int | None,
-        data_type: str,
-        raw: Any,
-    ) -> Reading:
-        reading: Reading = new(Reading)
-        set_obis(reading, obis)
-        set_position(reading, position)
-        set_value(reading, value)
-        set_unit(reading, unit)
-        set_scaler(reading, scaler)
-        set_type(reading, data_type)
-        set_raw(reading, raw)
-        return reading
-
-    return make_reading
-
-
-_make_reading = _reading_factory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +119,11 @@ class Notification:
     def values(self) -> dict[str, ReadingValue]:
         """``{key: value}`` of all readings, in the order the meter sent them."""
         return {reading.key: reading.value for reading in self.readings}
+
+
+# One Reading per value of every push: built through the slots (see cosem_reader._slots).
+_make_reading = frozen_constructor(Reading)
+_make_notification = frozen_constructor(Notification)
 
 
 # -- time ------------------------------------------------------------------------------
@@ -199,11 +172,20 @@ def _fixed_zone(deviation: int) -> timezone:
 _DATE_TIME = struct.Struct(">HBBBBBBBhB")
 
 
+#: The last date-time with its own deviation and what it decoded to: a push often
+#: carries the same one twice (notification header and Clock object).  Such a result
+#: depends on the 12 bytes alone; replaced as one tuple, so threads may share it.
+_LAST_FIXED_DATE_TIME: list[tuple[bytes, datetime | None]] = [(b"", None)]
+
+
 def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> datetime | None:
     """A COSEM date-time (12 bytes) as an aware datetime; None when it names no instant.
 
     Raises :class:`CosemError` when ``data`` is not 12 bytes.
     """
+    last = _LAST_FIXED_DATE_TIME[0]
+    if last[0] == data:
+        return last[1]
     if len(data) != 12:
         raise CosemError(f"a COSEM date-time has 12 bytes, this one {len(data)}")
     year, month, day, _weekday, hour, minute, second, hundredths, deviation, status = (
@@ -219,7 +201,9 @@ def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> dat
     except ValueError:
         return None
     if deviation != _DEVIATION_NOT_SPECIFIED and -840 <= deviation <= 840:
-        return wall.replace(tzinfo=_fixed_zone(deviation))
+        instant = wall.replace(tzinfo=_fixed_zone(deviation))
+        _LAST_FIXED_DATE_TIME[0] = (bytes(data), instant)
+        return instant
     zone = local_zone if local_zone is not None else system_timezone()
     # In the hour the clocks go back the wall time occurs twice: the status byte's
     # daylight-saving bit says which (fold=0 is the first, still in summer time).
@@ -318,9 +302,13 @@ _NUMBER_TYPES = frozenset(
 _CONTAINERS = ("structure", "array")
 
 
+#: The printable ASCII bytes 0x20..0x7E; deleting them leaves nothing of a printable text.
+_PRINTABLE = bytes(range(0x20, 0x7F))
+
+
 def _printable(data: bytes) -> str | None:
-    if data and all(0x20 <= byte < 0x7F for byte in data):
-        return data.decode("ascii")
+    if data and not bytes(data).translate(None, _PRINTABLE):
+        return bytes(data).decode("ascii")
     return None
 
 
@@ -389,25 +377,36 @@ class _Walk:
         configured scaler, else the list layout's; the unit then comes from the
         layout or the OBIS table.
         """
-        name = value_element[0]
+        name, raw = value_element
         value: ReadingValue
-        if name in _NUMBER_TYPES and scaler_unit is not None:
+        if scaler_unit is not None and name in _NUMBER_TYPES:
+            # The common case first and in full: a number with the meter's scaler-unit.
             scaler, unit_code = scaler_unit
-            unit = None if unit_code == _NO_UNIT else unit_symbol(unit_code)
-        elif name in _NUMBER_TYPES:
-            scaler = self.scalers.get(obis, scaler)
+            self.readings.append(
+                _make_reading(
+                    obis,
+                    position,
+                    Decimal(int(raw)).scaleb(scaler),
+                    None if unit_code == _NO_UNIT else unit_symbol(unit_code),
+                    scaler,
+                    name,
+                    raw,
+                )
+            )
+            return
+        if name in _NUMBER_TYPES:
+            if self.scalers:
+                scaler = self.scalers.get(obis, scaler)
             unit = unit or describe(obis).unit
         else:
             scaler = None
             if name in ("float32", "float64"):
                 unit = unit or describe(obis).unit
         if scaler is not None:
-            value = Decimal(int(value_element[1])).scaleb(scaler)
+            value = Decimal(int(raw)).scaleb(scaler)
         else:
             value = self.plain_value(value_element, obis)
-        self.readings.append(
-            _make_reading(obis, position, value, unit, scaler, name, value_element[1])
-        )
+        self.readings.append(_make_reading(obis, position, value, unit, scaler, name, raw))
 
     def captured(
         self, elements: list[tuple[str, Any]], objects: list[tuple[int, ObisCode, int]]
@@ -503,7 +502,7 @@ def readings_from_data(
         walk.captured(elements, objects)
         return walk.readings
     walk.elements(elements, "")
-    if all(reading.obis is None for reading in walk.readings):
+    if not any(reading.obis is not None for reading in walk.readings):
         layout = match_layout(elements, layouts)
         if layout is not None:
             log.debug("the push is a %s list", layout.name)
@@ -515,10 +514,11 @@ def readings_from_data(
 def _clock_register(readings: list[Reading]) -> datetime | None:
     """The value of the Clock object (0-0:1.0.0), when the body carries it."""
     for reading in readings:
-        code = reading.obis
-        is_clock = code is not None and (code.a, code.c, code.d, code.e) == _CLOCK
-        if is_clock and isinstance(reading.value, datetime):
-            return reading.value
+        value = reading.value
+        if isinstance(value, datetime):
+            code = reading.obis
+            if code is not None and (code.a, code.c, code.d, code.e) == _CLOCK:
+                return value
     return None
 
 
@@ -581,4 +581,6 @@ def notification_from_apdu(
         invoke_id = body[1].get("invoke-id-and-priority")
     if timestamp is None:
         timestamp = _first_date_time(readings)
-    return Notification(apdu_type, invoke_id, timestamp, tuple(readings), bytes(apdu), tree)
+    return _make_notification(
+        apdu_type, invoke_id, timestamp, tuple(readings), bytes(apdu), tree, None, None, None, None
+    )

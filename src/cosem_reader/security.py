@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, SecurityError
 
 __all__ = [
@@ -230,6 +231,11 @@ class Deciphered:
     tag_verified: bool | None
 
 
+# One of each per push: built through the slots (see cosem_reader._slots).
+_make_ciphered_apdu = frozen_constructor(CipheredApdu)
+_make_deciphered = frozen_constructor(Deciphered)
+
+
 def is_ciphered(apdu: bytes) -> bool:
     """Whether the APDU's first byte is the tag of a ciphered xDLMS APDU."""
     return len(apdu) > 0 and apdu[0] in CIPHERED_APDU_TAGS
@@ -286,8 +292,14 @@ def _encode_length(length: int) -> bytes:
     return bytes([0x80 | size]) + length.to_bytes(size, "big")
 
 
+#: Every security control byte split into its fields, once: each push needs one twice.
+_SECURITY_CONTROLS: tuple[SecurityControl, ...] = tuple(
+    SecurityControl.from_byte(byte) for byte in range(256)
+)
+
+
 def _check_security_control(sc: int, offset: int | None) -> SecurityControl:
-    control = SecurityControl.from_byte(sc)
+    control = _SECURITY_CONTROLS[sc] if 0 <= sc <= 0xFF else SecurityControl.from_byte(sc)
     if control.compressed:
         raise SecurityError(
             f"security control 0x{sc:02X} asks for compression, which is not supported",
@@ -389,13 +401,8 @@ def decode_ciphered_apdu(
             )
         body_end = end - AUTH_TAG_LENGTH
         auth_tag = bytes(buf[body_end:end])
-    apdu = CipheredApdu(
-        tag=tag,
-        system_title=title,
-        security_control=sc,
-        frame_counter=frame_counter,
-        ciphertext=bytes(buf[body_start:body_end]),
-        auth_tag=auth_tag,
+    apdu = _make_ciphered_apdu(
+        tag, title, sc, frame_counter, bytes(buf[body_start:body_end]), auth_tag
     )
     return apdu, end
 
@@ -479,12 +486,12 @@ def decipher(ciphered: CipheredApdu, key: bytes, auth_key: bytes | None = None) 
     sc = bytes([ciphered.security_control])
     plaintext = _ctr(key, iv, ciphered.ciphertext) if control.encrypted else ciphered.ciphertext
     if ciphered.auth_tag is None:
-        return Deciphered(plaintext, None)
+        return _make_deciphered(plaintext, None)
     if auth_key is None:
         logger.debug(
             "%s: authentication tag present, not verified (no authentication key)", ciphered.kind
         )
-        return Deciphered(plaintext, False)
+        return _make_deciphered(plaintext, False)
     if control.encrypted:
         verified = _gcm_tag_matches(key, iv, sc + auth_key, ciphered.ciphertext, ciphered.auth_tag)
     else:
@@ -503,7 +510,7 @@ def decipher(ciphered: CipheredApdu, key: bytes, auth_key: bytes | None = None) 
         else:
             hint = "the encryption key gives no plausible plaintext either, so check it first"
         raise SecurityError(_TAG_MISMATCH, hint=hint)
-    return Deciphered(plaintext, True)
+    return _make_deciphered(plaintext, True)
 
 
 def encipher(  # noqa: PLR0917 - the signature other layers' test encoders call positionally
