@@ -58,6 +58,7 @@ from cosem_reader.errors import (
     SourceError,
 )
 from cosem_reader.jsonout import dumps, notification_to_dict
+from cosem_reader.layouts import KNOWN_LAYOUTS
 from cosem_reader.obis import format_name
 from cosem_reader.pipeline import Decoded, Layer, StreamDecoder
 from cosem_reader.readings import Notification, load_timezone
@@ -70,7 +71,6 @@ from cosem_reader.sources import (
     SourceEvent,
     StreamSource,
 )
-from cosem_reader.transport import SegmentJoiner
 
 __all__ = [
     "EX_CONFIG",
@@ -304,32 +304,6 @@ def _error_kind(error: CosemReaderError) -> str:
     return f"{type(error).__name__}:{_NUMBERS.sub('#', error.message)}"
 
 
-class _LinkProbe:
-    """Finds the link layer of a live stream from its first valid frame.
-
-    A live source can start anywhere inside a push, where ciphertext bytes may
-    look like anything, so only a frame that passes its checksum decides: the
-    M-Bus and HDLC readers both look at the bytes until one of them finds one.
-    """
-
-    _KEEP = 16384
-
-    def __init__(self) -> None:
-        self._mbus = mbus.LongFrameReader()
-        self._hdlc = hdlc.HdlcFrameReader()
-        self._buffer = bytearray()
-
-    def feed(self, chunk: bytes) -> tuple[Layer, bytes] | None:
-        self._buffer += chunk
-        if len(self._buffer) > self._KEEP:
-            del self._buffer[: len(self._buffer) - self._KEEP]
-        if any(isinstance(item, mbus.LongFrame) for item in self._mbus.feed(chunk)):
-            return "mbus", bytes(self._buffer)
-        if any(isinstance(item, hdlc.HdlcFrame) for item in self._hdlc.feed(chunk)):
-            return "hdlc", bytes(self._buffer)
-        return None
-
-
 class _Tracer:
     """The per-layer debug logs of smart-meter-mbus-dlms, each behind its switch."""
 
@@ -342,15 +316,9 @@ class _Tracer:
             debug.log_telegram_raw or debug.log_telegram_json or debug.log_apdu_raw
             or debug.log_apdu_json or debug.log_apdu_encrypted_hex
         )
-        self._layer: Layer | None = None
-        self._pending = b""
-        self._mbus: mbus.LongFrameReader | None = None
-        self._hdlc: hdlc.HdlcFrameReader | None = None
-        self._segments = SegmentJoiner()
-        self._hdlc_joiner = hdlc.HdlcApduJoiner()
         self._xml_missing = False
 
-    def on_bytes(self, chunk: bytes, layer: Layer | None) -> None:
+    def on_bytes(self, chunk: bytes) -> None:
         debug = self.debug
         if debug.log_serial:
             self._serial += chunk
@@ -358,30 +326,14 @@ class _Tracer:
                 trace.info("%sserial: %d bytes: %s", self.label, len(self._serial),
                            self._serial.hex(" ").upper())
                 self._serial.clear()
-        if not self._frames_wanted:
-            return
-        if self._layer is None:
-            self._pending += chunk
-            if layer is None or layer == "auto":
-                return
-            self._layer = layer
-            chunk, self._pending = self._pending, b""
-        if self._layer == "mbus":
-            self._mbus = self._mbus or mbus.LongFrameReader()
-            for frame in self._mbus.feed(chunk):
-                if isinstance(frame, mbus.LongFrame):
-                    self._telegram(frame)
-                    for apdu in self._segments.push(frame):
-                        if isinstance(apdu, bytes):
-                            self._apdu(apdu)
-        elif self._layer == "hdlc":
-            self._hdlc = self._hdlc or hdlc.HdlcFrameReader()
-            for hdlc_frame in self._hdlc.feed(chunk):
-                if isinstance(hdlc_frame, hdlc.HdlcFrame):
-                    self._telegram(hdlc_frame)
-                for apdu in self._hdlc_joiner.push(hdlc_frame):
-                    if isinstance(apdu, bytes):
-                        self._apdu(apdu)
+
+    def on_frame(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
+        if self._frames_wanted:
+            self._telegram(frame)
+
+    def on_link_apdu(self, apdu: bytes) -> None:
+        if self._frames_wanted:
+            self._apdu(apdu)
 
     def _telegram(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
         fields = dataclasses.asdict(frame)
@@ -545,15 +497,18 @@ class MeterRunner:
             auth_key=self.meter.auth_key,
             layer=layer,
             local_zone=load_timezone(self.meter.timezone),
+            on_frame=self._tracer.on_frame,
+            on_link_apdu=self._tracer.on_link_apdu,
             on_apdu=self._tracer.on_plaintext,
+            layouts=(*self.settings.decoding.layouts, *KNOWN_LAYOUTS),
+            scalers=self.settings.decoding.scalers,
         )
 
     def _run(self) -> int:
         source = self.make_source()
         recorder = Recorder(self.meter.record) if self.meter.record else None
         layer: Layer = self.meter.layer  # type: ignore[assignment]
-        probe = _LinkProbe() if source.live and layer == "auto" else None
-        decoder = None if probe is not None else self._new_decoder(layer)
+        decoder = self._new_decoder(layer)
         debug = self.settings.debug
         security_failed = False
         try:
@@ -572,15 +527,7 @@ class MeterRunner:
                         self._push_started = now
                     if recorder is not None:
                         recorder.write(chunk)
-                    if decoder is None:
-                        assert probe is not None
-                        found = probe.feed(chunk)
-                        if found is None:
-                            continue
-                        layer, chunk = found
-                        log.debug("%slink layer %s", self.label, layer)
-                        decoder = self._new_decoder(layer)
-                    self._tracer.on_bytes(chunk, decoder.active_layer)
+                    self._tracer.on_bytes(chunk)
                     started = time.perf_counter()
                     results = decoder.feed(chunk)
                     decode_time = time.perf_counter() - started
@@ -594,12 +541,11 @@ class MeterRunner:
                 else:
                     self._check_silence(now)
             else:
-                if decoder is not None:
-                    for result in decoder.flush():
-                        if isinstance(result, CosemReaderError):
-                            self._on_error(result, at_end=True)
-                        else:
-                            self._on_result(result, 0.0)
+                for result in decoder.flush():
+                    if isinstance(result, CosemReaderError):
+                        self._on_error(result, at_end=True)
+                    else:
+                        self._on_result(result, 0.0)
         finally:
             if recorder is not None:
                 recorder.close()

@@ -1,8 +1,8 @@
 """The layers wired together: bytes in, notifications (or what went wrong) out.
 
 :class:`StreamDecoder` is what the CLI and the daemon feed.  It recognises the
-link layer from the bytes (M-Bus long frames start ``68 L L 68``, HDLC frames
-``7E A0``/``7E A8``, anything else is taken as bare APDUs), joins segments and
+link layer from the bytes (:mod:`cosem_reader.link`: the first frame that passes
+its checksum, or a whole APDU at the start), joins segments and
 blocks, deciphers with the user's key and decodes the APDU, and returns for each
 APDU either a :class:`~cosem_reader.readings.Notification`, the
 :class:`~cosem_reader.security.CipheredApdu` when no key was given, or the error
@@ -13,7 +13,7 @@ could have decoded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Literal
@@ -23,6 +23,9 @@ from cosem_reader._slots import frozen_constructor
 from cosem_reader.apdu import decode_apdu, schema
 from cosem_reader.block_transfer import BlockTransferJoiner
 from cosem_reader.errors import AxdrError, CosemReaderError, FrameError, SecurityError
+from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout
+from cosem_reader.link import LinkProbe
+from cosem_reader.obis import ObisCode
 from cosem_reader.readings import Notification, notification_from_apdu
 from cosem_reader.security import (
     CipheredApdu,
@@ -34,7 +37,7 @@ from cosem_reader.security import (
 )
 from cosem_reader.transport import SegmentJoiner
 
-__all__ = ["Decoded", "Layer", "StreamDecoder", "decode_capture", "detect_layer"]
+__all__ = ["Decoded", "Layer", "StreamDecoder", "decode_capture"]
 
 log = logging.getLogger(__name__)
 
@@ -45,32 +48,7 @@ Layer = Literal["auto", "mbus", "hdlc", "raw"]
 #: One result of the pipeline, in stream order.
 Decoded = Notification | CipheredApdu | CosemReaderError
 
-_MBUS_START = 0x68
 _MAX_RAW_APDU = 65536
-_DETECT_WINDOW = 4096
-_HDLC_FLAG = 0x7E
-
-
-def detect_layer(data: bytes) -> Layer | None:
-    """The link layer the bytes begin with, or None while there are too few to tell.
-
-    A known APDU tag at the very start means bare APDUs; otherwise the earliest
-    plausible frame start decides: ``68 L L 68`` for M-Bus, ``7E A0``/``7E A8`` for
-    HDLC.  A window without either is taken as bare APDUs.
-    """
-    if data and data[0] not in (_MBUS_START, _HDLC_FLAG):
-        first = data[:1]
-        if looks_like_apdu(first) or is_ciphered(first):
-            return "raw"
-    end = len(data)
-    for index in range(min(end, _DETECT_WINDOW)):
-        byte = data[index]
-        if byte == _MBUS_START and index + 3 < end:
-            if data[index + 1] == data[index + 2] and data[index + 3] == _MBUS_START:
-                return "mbus"
-        elif byte == _HDLC_FLAG and index + 1 < end and data[index + 1] & 0xF0 == 0xA0:
-            return "hdlc"
-    return "raw" if end >= _DETECT_WINDOW else None
 
 
 @dataclass
@@ -91,12 +69,20 @@ class StreamDecoder:
     local_zone: tzinfo | None = None
     #: For the short glo-* ciphered APDUs, which carry no system title of their own.
     system_title: bytes | None = None
+    #: Called with each link-layer frame (for debug logging); never changes the result.
+    on_frame: Callable[[mbus.LongFrame | hdlc.HdlcFrame], None] | None = None
+    #: Called with each APDU as the link layer delivered it, before deciphering.
+    on_link_apdu: Callable[[bytes], None] | None = None
     #: Called with each plaintext APDU (for debug logging); never changes the result.
     on_apdu: Callable[[bytes], None] | None = None
+    #: Lists without OBIS codes, tried in order (the user's first, then the known ones).
+    layouts: Sequence[ListLayout] = KNOWN_LAYOUTS
+    #: Scalers for registers the meter sends without scaler-unit.
+    scalers: Mapping[ObisCode, int] | None = None
     counters: _Counters = field(default_factory=_Counters)
 
     def __post_init__(self) -> None:
-        self._pending = b""
+        self._probe = LinkProbe() if self.layer == "auto" else None
         self._active: Layer | None = None if self.layer == "auto" else self.layer
         self._mbus_reader = mbus.LongFrameReader()
         self._segments = SegmentJoiner()
@@ -113,11 +99,12 @@ class StreamDecoder:
     def feed(self, chunk: bytes) -> list[Decoded]:
         """Take the next bytes of the stream; return the results of the APDUs they completed."""
         if self._active is None:
-            self._pending += chunk
-            self._active = detect_layer(self._pending)
-            if self._active is None:
+            assert self._probe is not None
+            found = self._probe.feed(chunk)
+            if found is None:
                 return []
-            chunk, self._pending = self._pending, b""
+            self._active, chunk = found
+            log.debug("link layer: %s", self._active)
         results: list[Decoded] = []
         if self._active == "mbus":
             for frame in self._mbus_reader.feed(chunk):
@@ -133,9 +120,10 @@ class StreamDecoder:
     def flush(self) -> list[Decoded]:
         """End of stream: report what was left incomplete."""
         results: list[Decoded] = []
-        if self._active is None and self._pending:
-            self._active = "raw"
-            self._raw, self._pending = self._pending, b""
+        if self._active is None:
+            assert self._probe is not None
+            self._active, data = self._probe.give_up()
+            results += self.feed(data)
         if self._active == "mbus":
             for frame in self._mbus_reader.flush():
                 self._on_mbus_frame(frame, results)
@@ -168,6 +156,8 @@ class StreamDecoder:
             self._error(frame, results)
             return
         self.counters.frames += 1
+        if self.on_frame is not None:
+            self.on_frame(frame)
         for apdu in self._segments.push(frame):
             self._on_link_apdu(apdu, results)
 
@@ -183,6 +173,8 @@ class StreamDecoder:
             self._error(frame, results)
             return
         self.counters.frames += 1
+        if self.on_frame is not None:
+            self.on_frame(frame)
         for apdu in self._hdlc_joiner.push(frame):
             self._on_link_apdu(apdu, results)
 
@@ -190,6 +182,8 @@ class StreamDecoder:
         if isinstance(apdu, CosemReaderError):
             self._error(apdu, results)
             return
+        if self.on_link_apdu is not None:
+            self.on_link_apdu(apdu)
         for joined in self._blocks.push(apdu):
             if isinstance(joined, CosemReaderError):
                 self._error(joined, results)
@@ -210,11 +204,7 @@ class StreamDecoder:
                 self._raw = b""
                 return
             apdu, self._raw = self._raw[:end], self._raw[end:]
-            for joined in self._blocks.push(apdu):
-                if isinstance(joined, CosemReaderError):
-                    self._error(joined, results)
-                else:
-                    results.append(self.decode_apdu(joined))
+            self._on_link_apdu(apdu, results)
 
     def _apdu_length(self, data: bytes) -> int:
         if is_ciphered(data):
@@ -240,7 +230,9 @@ class StreamDecoder:
         if not is_ciphered(apdu):
             if self.on_apdu is not None:
                 self.on_apdu(apdu)
-            return notification_from_apdu(decode_apdu(apdu), apdu, self.local_zone)
+            return notification_from_apdu(
+                decode_apdu(apdu), apdu, self.local_zone, layouts=self.layouts, scalers=self.scalers
+            )
         ciphered = parse_ciphered_apdu(apdu, self.system_title)
         if self.key is None:
             return ciphered
@@ -260,7 +252,13 @@ class StreamDecoder:
             if is_ciphered(plaintext):
                 inner = self._decode(plaintext)
             else:
-                inner = notification_from_apdu(decode_apdu(plaintext), plaintext, self.local_zone)
+                inner = notification_from_apdu(
+                    decode_apdu(plaintext),
+                    plaintext,
+                    self.local_zone,
+                    layouts=self.layouts,
+                    scalers=self.scalers,
+                )
         except AxdrError as error:
             if deciphered.tag_verified:
                 raise
