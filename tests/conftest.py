@@ -18,7 +18,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The published vectors stay where the workplace keeps them; never copied in here.
-VECTORS_FILE = Path(os.environ.get("COSEM_READER_VECTORS", ROOT.parent / "shared" / "vectors" / "vectors.json"))
+VECTORS_FILE = Path(
+    os.environ.get("COSEM_READER_VECTORS", ROOT.parent / "shared" / "vectors" / "vectors.json")
+)
 
 
 def load_vectors() -> list[dict[str, Any]]:
@@ -37,5 +39,7 @@ def vector_params(predicate: Any = None) -> list[Any]:
     """pytest parameters, one id per vector; a single skipped parameter when there are none."""
     chosen = [v for v in VECTORS if predicate is None or predicate(v)]
     if not chosen:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=NO_VECTORS_REASON), id="no-vectors")]
+        return [
+            pytest.param(None, marks=pytest.mark.skip(reason=NO_VECTORS_REASON), id="no-vectors")
+        ]
     return [pytest.param(v, id=v["id"]) for v in chosen]
