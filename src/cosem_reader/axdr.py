@@ -77,19 +77,27 @@ class BitString(NamedTuple):
 
 
 def decode_length(buf: bytes, pos: int) -> tuple[int, int]:
-    """An A-XDR length: one byte below 0x80, else 0x8N followed by N bytes."""
+    """An A-XDR length: one byte below 0x80, else 0x8N followed by N (1..4) bytes.
+
+    Shared by every layer that reads A-XDR framing (the security header, block
+    transfer); their messages wrap this one's.
+    """
     try:
         first = buf[pos]
     except IndexError:
-        raise AxdrError("a length is missing: the data ends here", offset=pos) from None
+        raise AxdrError("the data ends where a length should be", offset=pos) from None
     if first < 0x80:
         return first, pos + 1
     count = first & 0x7F
     if count == 0 or count > 4:
-        raise AxdrError(f"invalid length prefix 0x{first:02X}", offset=pos)
+        raise AxdrError(
+            f"0x{first:02X} is no A-XDR length (one byte below 0x80, or 0x81-0x84 and"
+            " that many bytes)",
+            offset=pos,
+        )
     end = pos + 1 + count
     if end > len(buf):
-        raise AxdrError(f"a {count}-byte length needs {count} more bytes", offset=pos)
+        raise AxdrError(f"the data ends inside a {count}-byte length", offset=pos)
     return int.from_bytes(buf[pos + 1 : end], "big"), end
 
 

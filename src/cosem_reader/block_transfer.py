@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from cosem_reader.errors import SegmentError
+from cosem_reader.axdr import decode_length
+from cosem_reader.errors import AxdrError, SegmentError
 
 __all__ = [
     "GENERAL_BLOCK_TRANSFER_TAG",
@@ -54,22 +55,13 @@ class GeneralBlockTransfer:
 
 
 def _axdr_length(apdu: bytes, pos: int) -> tuple[int, int]:
-    """The A-XDR length at ``apdu[pos]``: one byte below 0x80, else 0x8N and N bytes."""
-    if pos >= len(apdu):
-        raise SegmentError("general-block-transfer has no block-data length", offset=pos)
-    first = apdu[pos]
-    if first < 0x80:
-        return first, pos + 1
-    size = first & 0x7F
-    if not 1 <= size <= 4:
+    """The A-XDR length of the block-data at ``apdu[pos]``."""
+    try:
+        return decode_length(apdu, pos)
+    except AxdrError as error:
         raise SegmentError(
-            f"general-block-transfer block-data length byte 0x{first:02X} is not A-XDR "
-            "(0x00-0x7F, or 0x81-0x84 and that many length bytes)",
-            offset=pos,
-        )
-    if pos + 1 + size > len(apdu):
-        raise SegmentError("general-block-transfer block-data length is cut short", offset=pos)
-    return int.from_bytes(apdu[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
+            f"general-block-transfer block-data: {error.message}", offset=pos
+        ) from None
 
 
 def parse_general_block_transfer(apdu: bytes | bytearray | memoryview) -> GeneralBlockTransfer:

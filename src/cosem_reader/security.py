@@ -46,7 +46,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from cosem_reader._slots import frozen_constructor
-from cosem_reader.errors import ConfigError, SecurityError
+from cosem_reader.axdr import decode_length
+from cosem_reader.errors import AxdrError, ConfigError, SecurityError
 
 __all__ = [
     "AUTH_TAG_LENGTH",
@@ -255,31 +256,15 @@ def _bytes(count: int) -> str:
 
 
 def _decode_length(buf: bytes, pos: int, what: str) -> tuple[int, int]:
-    """An A-XDR length at ``pos``: the value and the position after it."""
-    if pos >= len(buf):
+    """The A-XDR length of the ``what`` at ``pos``: the value and the position after it."""
+    try:
+        return decode_length(buf, pos)
+    except AxdrError as error:
         raise SecurityError(
-            f"the APDU ends where the length of the {what} should be",
+            f"length of the {what}: {error.message}",
             offset=pos,
             hint="the capture is incomplete or the framing cut the APDU short",
-        )
-    first = buf[pos]
-    if first < 0x80:
-        return first, pos + 1
-    count = first & 0x7F
-    if not 1 <= count <= 4:
-        raise SecurityError(
-            f"length of the {what} starts with 0x{first:02X}, which is no A-XDR length",
-            offset=pos,
-            hint="expected one byte below 0x80 or 0x81..0x84 followed by 1..4 length bytes",
-        )
-    end = pos + 1 + count
-    if end > len(buf):
-        raise SecurityError(
-            f"the APDU ends inside the length of the {what}",
-            offset=pos,
-            hint="the capture is incomplete or the framing cut the APDU short",
-        )
-    return int.from_bytes(buf[pos + 1 : end], "big"), end
+        ) from None
 
 
 def _encode_length(length: int) -> bytes:
