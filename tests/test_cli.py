@@ -148,11 +148,11 @@ def test_truncated_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_non_hex_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--hex on text that is not hex: one line saying where, exit 78."""
+    """--hex on text that is not hex: one line saying where, exit 66."""
     path = tmp_path / "capture.hex"
     path.write_text("68 FA FA 68 5G\n")
     code, _, err = run(["decode", "--hex", str(path)], capsys)
-    assert code == 78
+    assert code == 66
     assert "not hex: character 'G'" in _one_error_line(err)
 
 

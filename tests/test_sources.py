@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.pty_meter import PtyMeter
 
+from cosem_reader.captures import parse_hex_text
 from cosem_reader.config import SerialSettings
 from cosem_reader.errors import SourceError
 from cosem_reader.sources import (
@@ -22,7 +23,6 @@ from cosem_reader.sources import (
     SerialSource,
     SourceEvent,
     StreamSource,
-    parse_hex_text,
 )
 
 

@@ -13,12 +13,12 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 from cosem_reader import __version__
-from cosem_reader.errors import ConfigError, CosemReaderError, SecurityError, SourceError
-from cosem_reader.jsonout import dumps, notification_to_dict
+from cosem_reader.captures import parse_hex_text, read_capture_file
+from cosem_reader.errors import ConfigError, CosemReaderError, SourceError
+from cosem_reader.jsonout import ciphered_header, dumps, notification_to_dict
 from cosem_reader.obis import format_name
 from cosem_reader.pipeline import Decoded, Layer, StreamDecoder
 from cosem_reader.readings import Notification, load_timezone
@@ -63,47 +63,13 @@ def manufacturer(system_title: bytes | None) -> str | None:
 
 # -- input -------------------------------------------------------------------------------
 
-_HEX_IGNORED = re.compile(r"[\s:,]+|0x", re.IGNORECASE)
-
-
-def parse_hex_text(text: str, source: str) -> bytes:
-    """Hex text with whitespace (and ``:``/``,`` separators or ``0x`` prefixes) to bytes."""
-    digits = _HEX_IGNORED.sub("", text)
-    bad = re.search(r"[^0-9A-Fa-f]", digits)
-    if bad:
-        raise ConfigError(
-            f"{source} is not hex: character {bad.group()!r} at position {bad.start() + 1}"
-            " of the digits",
-            hint="pass raw bytes without --hex, or only hex digits and whitespace",
-        )
-    if len(digits) % 2:
-        raise ConfigError(
-            f"{source} has an odd number of hex digits ({len(digits)})",
-            hint="a byte is two hex digits; the capture may be cut off",
-        )
-    return bytes.fromhex(digits)
-
-
 def read_capture(path: str, as_hex: bool) -> bytes:
     """The bytes of a capture file, or of stdin for ``-``."""
-    if path == "-":
-        data = sys.stdin.buffer.read()
-        source = "standard input"
-    else:
-        file = Path(path)
-        try:
-            data = file.read_bytes()
-        except FileNotFoundError:
-            raise SourceError(
-                f"capture file {path} does not exist", hint="check the path"
-            ) from None
-        except IsADirectoryError:
-            raise SourceError(f"{path} is a directory, not a capture file") from None
-        except OSError as error:
-            raise SourceError(f"cannot read {path}: {error.strerror}") from None
-        source = path
+    if path != "-":
+        return read_capture_file(path, as_hex=as_hex)
+    data = sys.stdin.buffer.read()
     if as_hex:
-        return parse_hex_text(data.decode("ascii", errors="replace"), source)
+        return parse_hex_text(data.decode("ascii", errors="replace"), "standard input")
     return data
 
 
@@ -125,19 +91,6 @@ def describe_ciphered(ciphered: CipheredApdu) -> str:
         f"{len(ciphered.ciphertext)} bytes ciphertext",
     ]
     return ", ".join(parts)
-
-
-def ciphered_to_dict(ciphered: CipheredApdu) -> dict[str, object]:
-    """The JSON object printed for a ciphered APDU when no key was given."""
-    return {
-        "ciphered": ciphered.kind,
-        "system_title": ciphered.system_title.hex().upper() if ciphered.system_title else None,
-        "security_control": ciphered.security_control,
-        "frame_counter": ciphered.frame_counter,
-        "ciphertext_length": len(ciphered.ciphertext),
-        "authentication_tag": ciphered.auth_tag.hex().upper() if ciphered.auth_tag else None,
-        "key_needed": True,
-    }
 
 
 def format_text(notification: Notification, language: str, template: str | None) -> str:
@@ -223,7 +176,7 @@ def run_decode(args: argparse.Namespace) -> int:
         elif isinstance(result, CipheredApdu):
             ciphered_without_key += 1
             if args.format == "json":
-                print(dumps(ciphered_to_dict(result)), file=out)
+                print(dumps({**ciphered_header(result), "key_needed": True}), file=out)
             elif args.format == "xml":
                 from cosem_reader.gurux_xml import ciphered_to_xml  # noqa: PLC0415
 
@@ -349,9 +302,8 @@ def _exit_code(error: CosemReaderError) -> int:
     if isinstance(error, ConfigError):
         return EX_CONFIG
     if isinstance(error, SourceError):
-        return EX_NOINPUT if "file" in error.message or "input" in error.message else EX_UNAVAILABLE
-    if isinstance(error, SecurityError):
-        return EX_DATAERR
+        # decode only reads captures: a missing, unreadable or garbled one is "no input"
+        return EX_NOINPUT
     return EX_DATAERR
 
 

@@ -57,7 +57,7 @@ from cosem_reader.errors import (
     SegmentError,
     SourceError,
 )
-from cosem_reader.jsonout import dumps, notification_to_dict
+from cosem_reader.jsonout import ciphered_header, dumps, notification_to_dict
 from cosem_reader.layouts import KNOWN_LAYOUTS
 from cosem_reader.obis import format_name
 from cosem_reader.pipeline import Decoded, Layer, StreamDecoder
@@ -355,7 +355,7 @@ class _Tracer:
             trace.info("%sAPDU: security header unreadable: %s", self.label, error)
             return
         if debug.log_apdu_json:
-            trace.info("%sAPDU: %s", self.label, dumps(_ciphered_dict(ciphered)))
+            trace.info("%sAPDU: %s", self.label, dumps(ciphered_header(ciphered)))
         if debug.log_apdu_encrypted_hex:
             trace.info("%sAPDU ciphertext: %s", self.label, ciphered.ciphertext.hex(" ").upper())
 
@@ -394,17 +394,6 @@ class _Tracer:
                 log.warning("log_cosem_xml: the Gurux XML writer is not available in this build")
             return
         trace.info("%sXML:\n%s", self.label, writer.apdu_to_xml(notification.tree))
-
-
-def _ciphered_dict(ciphered: CipheredApdu) -> dict[str, Any]:
-    return {
-        "apdu": ciphered.kind,
-        "system_title": ciphered.system_title.hex().upper() if ciphered.system_title else None,
-        "security_control": ciphered.security_control,
-        "frame_counter": ciphered.frame_counter,
-        "ciphertext_length": len(ciphered.ciphertext),
-        "authentication_tag": ciphered.auth_tag.hex().upper() if ciphered.auth_tag else None,
-    }
 
 
 class _Publisher:

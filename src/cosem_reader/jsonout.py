@@ -17,8 +17,9 @@ from typing import Any
 
 from cosem_reader.obis import format_name
 from cosem_reader.readings import Notification, Reading, ReadingValue
+from cosem_reader.security import CipheredApdu
 
-__all__ = ["dumps", "format_value", "notification_to_dict", "reading_to_dict"]
+__all__ = ["ciphered_header", "dumps", "format_value", "notification_to_dict", "reading_to_dict"]
 
 
 def format_value(value: ReadingValue) -> Any:
@@ -68,6 +69,18 @@ def notification_to_dict(
     if by_position:
         result["values_by_position"] = by_position
     return result
+
+
+def ciphered_header(ciphered: CipheredApdu) -> dict[str, Any]:
+    """The security header of a ciphered APDU, as JSON shows it (no key material in it)."""
+    return {
+        "apdu": ciphered.kind,
+        "system_title": ciphered.system_title.hex().upper() if ciphered.system_title else None,
+        "security_control": ciphered.security_control,
+        "frame_counter": ciphered.frame_counter,
+        "ciphertext_length": len(ciphered.ciphertext),
+        "authentication_tag": ciphered.auth_tag.hex().upper() if ciphered.auth_tag else None,
+    }
 
 
 def dumps(value: Any) -> str:

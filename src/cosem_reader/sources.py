@@ -24,7 +24,6 @@ import contextlib
 import errno
 import logging
 import os
-import re
 import select
 import sys
 import threading
@@ -36,6 +35,7 @@ from typing import BinaryIO, Literal
 
 import serial
 
+from cosem_reader.captures import parse_hex_text, read_capture_file
 from cosem_reader.config import SerialSettings
 from cosem_reader.errors import ConfigError, SourceError
 
@@ -46,7 +46,6 @@ __all__ = [
     "SerialSource",
     "SourceEvent",
     "StreamSource",
-    "parse_hex_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -282,23 +281,6 @@ class SerialSource(ByteSource):
 
 # -- captures and pipes -------------------------------------------------------------------
 
-_HEX_IGNORED = re.compile(r"[\s:,]+|0x", re.IGNORECASE)
-
-
-def parse_hex_text(text: str, source: str) -> bytes:
-    """Hex text (whitespace, ``:``/``,`` separators and ``0x`` prefixes allowed) to bytes."""
-    digits = _HEX_IGNORED.sub("", text)
-    bad = re.search(r"[^0-9A-Fa-f]", digits)
-    if bad:
-        raise SourceError(
-            f"{source} is not hex: character {bad.group()!r} at digit {bad.start() + 1}",
-            hint="drop --hex for a binary capture",
-        )
-    if len(digits) % 2:
-        raise SourceError(f"{source} has an odd number of hex digits ({len(digits)})")
-    return bytes.fromhex(digits)
-
-
 class CaptureSource(ByteSource):
     """A capture file, binary or hex text, handed out in chunks."""
 
@@ -312,18 +294,7 @@ class CaptureSource(ByteSource):
 
     def read_all(self) -> bytes:
         """The capture's bytes; :class:`SourceError` when it cannot be read."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            raise SourceError(f"capture file {self.path} does not exist",
-                              hint="check the --replay path") from None
-        except IsADirectoryError:
-            raise SourceError(f"{self.path} is a directory, not a capture file") from None
-        except OSError as error:
-            raise SourceError(f"cannot read capture file {self.path}: {error.strerror}") from None
-        if self.as_hex:
-            return parse_hex_text(data.decode("ascii", errors="replace"), str(self.path))
-        return data
+        return read_capture_file(self.path, as_hex=self.as_hex, flag="the --replay path")
 
     def items(self, stop: threading.Event) -> Iterator[Item]:
         """The capture in chunks, then an ``ended`` event."""
