@@ -123,9 +123,13 @@ def test_parse_round_trip(control: int, number: int, ack: int, data: bytes) -> N
         pytest.param(b"", "nothing", 0, id="empty"),
         pytest.param(b"\xdb\x08", "not 0xE0", 0, id="other-tag"),
         pytest.param(b"\xe0\x40\x00\x01", "shorter than its 6-byte header", 4, id="short"),
-        pytest.param(b"\xe0\x40\x00\x01\x00\x00", "ends where a length should be", 6, id="no-length"),
+        pytest.param(
+            b"\xe0\x40\x00\x01\x00\x00", "ends where a length should be", 6, id="no-length"
+        ),
         pytest.param(b"\xe0\x40\x00\x01\x00\x00\x80", "no A-XDR length", 6, id="length-0x80"),
-        pytest.param(b"\xe0\x40\x00\x01\x00\x00\x82\x01", "ends inside a 2-byte length", 6, id="length-cut"),
+        pytest.param(
+            b"\xe0\x40\x00\x01\x00\x00\x82\x01", "ends inside a 2-byte length", 6, id="length-cut"
+        ),
         pytest.param(
             b"\xe0\x40\x00\x01\x00\x00\x03ab", "does not match the 2 bytes", 6, id="data-short"
         ),
