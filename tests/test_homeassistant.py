@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -96,18 +97,16 @@ def test_sensor_payload_fields() -> None:
     topic, payload = configs(kaifa_notification(), expire_after=60)["1-0:32.7.0"]
     assert topic == f"homeassistant/sensor/{METER}/1-0_32_7_0/config"
     assert payload["unique_id"] == f"cosem_reader_{METER}_1-0_32_7_0"
-    assert payload["object_id"] == payload["unique_id"]
+    assert payload["object_id"] == f"cosem_reader_{METER}_1_0_32_7_0"
     assert payload["state_topic"] == STATE
     assert payload["value_template"] == "{{ value_json['values']['1-0:32.7.0']['value'] }}"
     assert payload["availability_topic"] == AVAILABILITY
     assert payload["suggested_display_precision"] == 1
     assert payload["expire_after"] == 60
     assert payload["name"] == "Voltage L1"
-    assert payload["origin"] == {
-        "name": "cosem-reader",
-        "sw_version": __version__,
-        "support_url": payload["origin"]["support_url"],
-    }
+    assert payload["origin"] == {"name": "cosem-reader", "sw_version": __version__}
+    assert re.fullmatch(r"sensor\.[a-z0-9_]+", payload["default_entity_id"])
+    assert payload["object_id"] == payload["default_entity_id"].removeprefix("sensor.")
     device = payload["device"]
     assert device["identifiers"] == [METER]
     assert device["manufacturer"] == "Kaifa"
@@ -166,7 +165,8 @@ def test_manufacturer_from_flag_id() -> None:
 
 
 @given(st.tuples(*[st.integers(0, 255)] * 6))
-def test_slug_is_a_valid_object_id(groups: tuple[int, ...]) -> None:
+def test_slug_is_a_valid_topic_level(groups: tuple[int, ...]) -> None:
+    """Any OBIS code gives a topic level of letters, digits, '_' and '-' only."""
     slug = obis_slug(ObisCode(*groups))
     assert slug
     assert all(ch.isalnum() or ch in "_-" for ch in slug)

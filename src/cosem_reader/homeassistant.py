@@ -44,7 +44,6 @@ __all__ = [
     "MANUFACTURERS",
     "METER_NUMBER",
     "ORIGIN_NAME",
-    "SUPPORT_URL",
     "device_info",
     "discovery_messages",
     "flag_id",
@@ -55,8 +54,6 @@ __all__ = [
 ]
 
 ORIGIN_NAME = "cosem-reader"
-SUPPORT_URL = "https://example.invalid/cosem-reader"
-
 #: The meter number register: the device's serial number in the discovery ``device``.
 METER_NUMBER = ObisCode(0, 0, 96, 1, 0)
 
@@ -93,6 +90,7 @@ _ALLOWED_UNITS: Mapping[str, frozenset[str | None]] = MappingProxyType(
 _HA_UNITS: Mapping[str, str] = MappingProxyType({"m3": "m³", "m3/h": "m³/h"})
 
 _SLUG_SEPARATORS = re.compile(r"[:.*&]")
+_NOT_ENTITY_ID = re.compile(r"[^a-z0-9_]")
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -119,7 +117,7 @@ def obis_slug(code: ObisCode) -> str:
 
 def origin() -> dict[str, str]:
     """The discovery ``origin``: which application sent the config."""
-    return {"name": ORIGIN_NAME, "sw_version": __version__, "support_url": SUPPORT_URL}
+    return {"name": ORIGIN_NAME, "sw_version": __version__}
 
 
 def device_info(meter_id: str, notification: Notification | None = None) -> dict[str, Any]:
@@ -174,11 +172,13 @@ def sensor_config(
     slug = obis_slug(code)
     node = _NOT_ID.sub("_", meter_id) or "meter"
     unique_id = f"cosem_reader_{node}_{slug}"
+    # An entity id allows only lower-case letters, digits and underscores.
+    object_id = _NOT_ENTITY_ID.sub("_", unique_id.lower())
     payload: dict[str, Any] = {
         "name": format_name(code, language, name_template),
         "unique_id": unique_id,
-        "object_id": unique_id,
-        "default_entity_id": f"sensor.{unique_id}",
+        "object_id": object_id,
+        "default_entity_id": f"sensor.{object_id}",
         "state_topic": state_topic,
         "value_template": f"{{{{ value_json['values']['{code}']['value'] }}}}",
         "availability_topic": availability_topic,
