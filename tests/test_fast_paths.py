@@ -9,7 +9,9 @@ the M-Bus reader's "rest of the frame" shortcut still lets a frame inside win.
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -240,3 +242,34 @@ def test_frame_inside_a_frame_still_arriving_wins_in_any_chunking() -> None:
         frames = [item for item in out if isinstance(item, LongFrame)]
         # Out as soon as its stop byte is there, not only when the stream ends.
         assert [frame.user_data for frame in frames] == [b"\x01\x67inner"], size
+
+
+def test_system_timezone_follows_tz_and_a_replaced_localtime(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The zone file is read once, and again when it is replaced (a new time zone set)."""
+    monkeypatch.delenv("TZ", raising=False)
+    zoneinfo_dir = next(
+        (path for path in ("/usr/share/zoneinfo", "/usr/lib/zoneinfo") if os.path.isdir(path)),
+        None,
+    )
+    if zoneinfo_dir is None:
+        pytest.skip("no system zoneinfo files to copy")
+    localtime = tmp_path / "localtime"
+    localtime.write_bytes(Path(zoneinfo_dir, "Europe", "Vienna").read_bytes())
+    monkeypatch.setattr(readings_module, "_LOCALTIME", str(localtime))
+    monkeypatch.setattr(readings_module, "_LOCALTIME_ZONE", [None])
+    summer = datetime(2024, 7, 1, 12, 0)
+    first = readings_module.system_timezone()
+    assert first is readings_module.system_timezone()
+    assert summer.replace(tzinfo=first).utcoffset() == timedelta(hours=2)
+    replacement = tmp_path / "new"
+    replacement.write_bytes(Path(zoneinfo_dir, "America", "New_York").read_bytes())
+    replacement.replace(localtime)
+    assert summer.replace(tzinfo=readings_module.system_timezone()).utcoffset() == timedelta(
+        hours=-4
+    )
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    assert summer.replace(tzinfo=readings_module.system_timezone()).utcoffset() == timedelta(
+        hours=9
+    )

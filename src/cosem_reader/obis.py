@@ -185,7 +185,7 @@ class ObisCode:
 #: ObisCode.from_bytes by its 6 bytes: a push names the same dozen codes every second.
 #: Bounded, so that a line delivering garbage cannot grow it without end.
 _FROM_BYTES: dict[bytes, ObisCode] = {}
-_FROM_BYTES_LIMIT: Final = 4096
+_FROM_BYTES_LIMIT: Final = 1024
 
 _BYTE = r"\d{1,3}"
 _FULL = re.compile(
@@ -448,7 +448,7 @@ def describe(code: ObisCode) -> ObisInfo:
 
 #: describe() by code; the rows are immutable, the walk asks for the same codes each push.
 _DESCRIBED: dict[ObisCode, ObisInfo] = {}
-_DESCRIBED_LIMIT: Final = 4096
+_DESCRIBED_LIMIT: Final = 1024
 
 
 def _describe(code: ObisCode) -> ObisInfo:

@@ -129,6 +129,11 @@ _make_notification = frozen_constructor(Notification)
 # -- time ------------------------------------------------------------------------------
 
 
+_LOCALTIME = "/etc/localtime"
+#: The zone last read from /etc/localtime and the identity of the file it came from.
+_LOCALTIME_ZONE: list[tuple[tuple[int, int, int, int], ZoneInfo] | None] = [None]
+
+
 def system_timezone() -> tzinfo:
     """The machine's time zone with its daylight-saving rules (``TZ``, else /etc/localtime)."""
     name = os.environ.get("TZ", "").lstrip(":")
@@ -137,13 +142,25 @@ def system_timezone() -> tzinfo:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    localtime = Path("/etc/localtime")
-    if localtime.exists():
+    try:
+        found = os.stat(_LOCALTIME)
+    except OSError:
+        found = None
+    if found is not None:
+        # Reading and parsing the zone file costs more than decoding a whole push: it is
+        # read again only when the file (or the link to it) changes.
+        identity = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+        cached = _LOCALTIME_ZONE[0]
+        if cached is not None and cached[0] == identity:
+            return cached[1]
         try:
-            with localtime.open("rb") as handle:
-                return ZoneInfo.from_file(handle, key="localtime")
+            with Path(_LOCALTIME).open("rb") as handle:
+                zone = ZoneInfo.from_file(handle, key="localtime")
         except (OSError, ValueError):
             pass
+        else:
+            _LOCALTIME_ZONE[0] = (identity, zone)
+            return zone
     local = datetime.now().astimezone().tzinfo
     return local if local is not None else UTC
 
