@@ -212,3 +212,17 @@ def test_demo_decodes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["decode", "--key", DEMO_KEY.hex(), str(BUNDLED_DEMO)], capsys)
     assert code == 0
     assert len(out.splitlines()) == 3
+
+
+def test_version_starts_without_the_heavy_imports() -> None:
+    """`--version` answers without importing cryptography, paho or pyserial."""
+    script = (
+        "import sys\n"
+        "from cosem_reader.cli import main\n"
+        "main(['--version'])\n"
+        "print(sorted(m for m in ('cryptography', 'paho', 'serial') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.splitlines() == ["cosem-reader 0.1.0", "[]"]

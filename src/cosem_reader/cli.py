@@ -13,16 +13,15 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.captures import parse_hex_text, read_capture_file
 from cosem_reader.errors import ConfigError, CosemReaderError, SourceError
-from cosem_reader.jsonout import ciphered_header, dumps, notification_to_dict
-from cosem_reader.obis import format_name
-from cosem_reader.pipeline import Decoded, Layer, StreamDecoder
-from cosem_reader.readings import Notification, load_timezone
-from cosem_reader.security import CipheredApdu, parse_key
+
+if TYPE_CHECKING:
+    from cosem_reader.readings import Notification
+    from cosem_reader.security import CipheredApdu
 
 __all__ = ["main"]
 
@@ -95,6 +94,9 @@ def describe_ciphered(ciphered: CipheredApdu) -> str:
 
 def format_text(notification: Notification, language: str, template: str | None) -> str:
     """A readable table of one notification."""
+    from cosem_reader.jsonout import dumps  # noqa: PLC0415
+    from cosem_reader.obis import format_name  # noqa: PLC0415
+
     head = notification.timestamp.isoformat(sep=" ") if notification.timestamp else "(no time)"
     if notification.system_title is not None:
         maker = manufacturer(notification.system_title)
@@ -156,6 +158,13 @@ class _ErrorReport:
 
 def run_decode(args: argparse.Namespace) -> int:
     """``cosem-reader decode``: a capture to readings, offline."""
+    # The decoding stack (and cryptography) is imported here, not at start-up, so that
+    # `cosem-reader --version` and the other commands start quickly.
+    from cosem_reader.jsonout import ciphered_header, dumps  # noqa: PLC0415
+    from cosem_reader.pipeline import Decoded, Layer, StreamDecoder  # noqa: PLC0415
+    from cosem_reader.readings import Notification, load_timezone  # noqa: PLC0415
+    from cosem_reader.security import CipheredApdu, parse_key  # noqa: PLC0415
+
     key = parse_key(args.key, "--key") if args.key else None
     auth_key = parse_key(args.auth_key, "--auth-key") if args.auth_key else None
     zone = load_timezone(args.timezone)
@@ -203,6 +212,8 @@ def run_decode(args: argparse.Namespace) -> int:
 
 
 def _print_notification(notification: Notification, args: argparse.Namespace, out: TextIO) -> None:
+    from cosem_reader.jsonout import dumps, notification_to_dict  # noqa: PLC0415
+
     if args.format == "json":
         print(dumps(notification_to_dict(notification, args.language, args.name_format)), file=out)
     elif args.format == "xml":
@@ -271,6 +282,11 @@ def _add_daemon_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cosem-reader`` command."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == ["--version"]:
+        # Answered before the subcommands (and their imports) are set up.
+        print(f"cosem-reader {__version__}")
+        return EX_OK
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
