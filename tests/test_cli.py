@@ -20,6 +20,7 @@ from support.encoder import (
 )
 from support.make_demo import DEMO_KEY, demo_capture
 
+from cosem_reader import __version__
 from cosem_reader.cli import main
 
 KEY = bytes(range(16, 32))
@@ -225,4 +226,4 @@ def test_version_starts_without_the_heavy_imports() -> None:
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.splitlines() == ["cosem-reader 0.1.0", "[]"]
+    assert result.stdout.splitlines() == [f"cosem-reader {__version__}", "[]"]
