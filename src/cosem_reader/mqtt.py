@@ -547,6 +547,14 @@ class MqttPublisher:
             logger.info("meter %s %s: %s", self.meter_id, state, reason)
         self._pump()
 
+    def _quiet_while_stopping(self, record: logging.LogRecord) -> bool:
+        """Keep paho's errors out of the log while this publisher stops.
+
+        paho's network thread may run once more after ``disconnect()`` and complain that
+        the client is not connected; while stopping that is expected, not an error.
+        """
+        return not (self._stopping and record.levelno >= logging.ERROR)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Deliver what is queued (up to ``timeout`` seconds), publish ``offline``, disconnect."""
         client = self._client
@@ -766,7 +774,9 @@ class MqttPublisher:
             protocol=protocol,
             clean_session=None if protocol == MQTTProtocolVersion.MQTTv5 else True,
         )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        paho_log = logging.getLogger(f"{__name__}.paho")
+        paho_log.addFilter(self._quiet_while_stopping)
+        client.enable_logger(paho_log)
         # A bug in a callback must not end the network loop (and with it reconnection).
         client.suppress_exceptions = True
         if settings.username is not None:
