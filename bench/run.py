@@ -660,10 +660,12 @@ def startup(workdir: Path, runs: int) -> dict[str, Any]:
     modules = subprocess.run(
         [sys.executable, "-c", "import sys; sys.argv=['cosem-reader','--version']\n"
          "from cosem_reader.cli import main\ntry: main()\nexcept SystemExit: pass\n"
-         "print(','.join(m for m in ('cryptography', 'paho', 'serial') if m in sys.modules))"],
+         "print('modules=' + ','.join(m for m in ('cryptography', 'paho', 'serial')"
+         " if m in sys.modules))"],
         capture_output=True, text=True, env=daemon_environment(workdir), check=False,
-    ).stdout.strip().splitlines()
-    result["version_imports"] = modules[-1] if modules else "?"
+    ).stdout.splitlines()
+    found = [line.removeprefix("modules=") for line in modules if line.startswith("modules=")]
+    result["version_imports"] = found[-1] if found else "?"
     one = workdir / "one-push.bin"
     one.write_bytes(make_capture(1).wire)
     first = []
