@@ -497,21 +497,7 @@ def soak_decoder(pushes: int) -> dict[str, Any]:
         errors += not isinstance(result, Notification)
     elapsed = time.perf_counter() - start
     rss.append(rss_kib()[0])
-    missing = sum(max(0, want - delivered.get(number, 0)) for number, want in expected.items())
-    extra = sum(max(0, got - expected.get(number, 0)) for number, got in delivered.items())
-    warm = rss[len(rss) // 10]
-    return {
-        "pushes": pushes,
-        "good_pushes": sum(expected.values()),
-        "delivered": sum(delivered.values()),
-        "good_pushes_missing": missing,
-        "unexpected": extra,
-        "errors_reported": errors,
-        "pushes_per_s": pushes / elapsed,
-        "rss_kib_after_10pct": warm,
-        "rss_kib_end": rss[-1],
-        "rss_growth_kib": rss[-1] - warm,
-    }
+    return {**soak_summary(pushes, expected, delivered, rss, elapsed), "errors_reported": errors}
 
 
 def soak_daemon_replay(pushes: int, workdir: Path) -> dict[str, Any]:
