@@ -48,6 +48,7 @@ for path in (ROOT / "bench", ROOT / "tests", ROOT / "src", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import daemon_support  # noqa: E402
 import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
@@ -340,17 +341,7 @@ def summary_ms(delays: list[float]) -> dict[str, Any]:
 
 
 def daemon_environment(workdir: Path) -> dict[str, str]:
-    environment = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith("COSEM_READER_") and key != "JOURNAL_STREAM"
-    }
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "src"), environment.get("PYTHONPATH", "")]
-    )
-    environment["PYTHONUNBUFFERED"] = "1"
-    # No config of the developer's.
-    environment["XDG_CONFIG_HOME"] = str(workdir / "xdg")
-    return environment
+    return daemon_support.daemon_environment(workdir / "xdg")
 
 
 def daemon_available() -> str | None:

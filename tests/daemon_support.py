@@ -37,22 +37,34 @@ def push(index: int, key: bytes = KEY) -> bytes:
     return mbus_push(ciphered_push(plaintext, key, SYSTEM_TITLE, 1000 + index))
 
 
+def daemon_environment(config_home: Path) -> dict[str, str]:
+    """The environment of a daemon under test: none of the developer's settings.
+
+    No ``COSEM_READER_*`` variables, no journald stream, and an empty ``XDG_CONFIG_HOME``
+    so that no ``~/.config/cosem-reader`` is found; unbuffered, so lines arrive at once.
+    """
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("COSEM_READER_") and key != "JOURNAL_STREAM"
+    }
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src"), environment.get("PYTHONPATH", "")]
+    )
+    environment["PYTHONUNBUFFERED"] = "1"
+    environment["XDG_CONFIG_HOME"] = str(config_home)
+    return environment
+
+
 class Daemon:
     """``python -m cosem_reader read ARGS`` with its output collected line by line."""
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> None:
-        environment = {
-            key: value for key, value in os.environ.items()
-            if not key.startswith("COSEM_READER_") and key != "JOURNAL_STREAM"
-        }
-        environment["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT / "src"), environment.get("PYTHONPATH", "")]
-        )
-        environment["PYTHONUNBUFFERED"] = "1"
-        # No ./cosem-reader.toml or ~/.config/cosem-reader of the developer's.
+        # An empty directory: the working directory and the config home, so that no
+        # ./cosem-reader.toml or ~/.config/cosem-reader of the developer's is found.
         empty = Path(tempfile.mkdtemp(prefix="cosem-reader-test-"))
-        environment["XDG_CONFIG_HOME"] = str(empty)
+        environment = daemon_environment(empty)
         environment.update(env or {})
         self.stdout: list[str] = []
         self.stderr: list[str] = []
