@@ -29,7 +29,7 @@ from cosem_reader.obis import ObisCode
 from cosem_reader.readings import Notification, notification_from_apdu
 from cosem_reader.security import (
     CipheredApdu,
-    decipher,
+    Decipherer,
     decode_ciphered_apdu,
     is_ciphered,
     looks_like_apdu,
@@ -90,6 +90,7 @@ class StreamDecoder:
         self._hdlc_joiner = hdlc.HdlcApduJoiner()
         self._blocks = BlockTransferJoiner()
         self._raw = b""
+        self._decipherer: Decipherer | None = None
 
     @property
     def active_layer(self) -> Layer | None:
@@ -236,7 +237,11 @@ class StreamDecoder:
         ciphered = parse_ciphered_apdu(apdu, self.system_title)
         if self.key is None:
             return ciphered
-        deciphered = decipher(ciphered, self.key, self.auth_key)
+        decipherer = self._decipherer
+        # The keys are plain fields: whoever changes one gets a decipherer for the new pair.
+        if decipherer is None or decipherer.key != self.key or decipherer.auth_key != self.auth_key:
+            decipherer = self._decipherer = Decipherer(self.key, self.auth_key)
+        deciphered = decipherer.decipher(ciphered)
         plaintext = deciphered.plaintext
         if deciphered.tag_verified is False:
             log.warning(

@@ -33,14 +33,16 @@ Deciphering (IV = system title ‖ frame counter, 12 bytes):
 * A only: the plaintext travels in clear, followed by the tag over
   SC ‖ AK ‖ plaintext.
 
-No function here keeps a key, and no error message or ``repr`` contains key
-material.
+No function here keeps a key (a :class:`Decipherer` does, for the reader that owns
+it), and no error message or ``repr`` contains key material.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -55,6 +57,7 @@ __all__ = [
     "SYSTEM_TITLE_LENGTH",
     "CipheredApdu",
     "Deciphered",
+    "Decipherer",
     "SecurityControl",
     "decipher",
     "decode_ciphered_apdu",
@@ -428,6 +431,55 @@ def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
     return context.update(data) + context.finalize()
 
 
+#: GCM's 32-bit block counters 2, 3, … of the first data blocks, for :class:`Decipherer`.
+_COUNTERS: tuple[bytes, ...] = tuple(
+    (counter + 2).to_bytes(_FRAME_COUNTER_LENGTH, "big") for counter in range(1024)
+)
+_BLOCK = 16
+_IV_LENGTH = SYSTEM_TITLE_LENGTH + _FRAME_COUNTER_LENGTH
+
+
+class Decipherer:
+    """:func:`decipher` with one key pair, for a reader that deciphers push after push.
+
+    It keeps the AES key schedule (an ECB context of ``cryptography``) instead of
+    building a CTR context per APDU, which costs more than deciphering a push: the
+    key stream of GCM's counter blocks ``IV ‖ 00000002``, ``IV ‖ 00000003``, … is
+    one ECB call, XORed onto the ciphertext.  The result is :func:`decipher`'s,
+    errors included.  It holds the keys for as long as it lives, like the reader
+    that owns it; one instance is not for several threads at once.
+    """
+
+    __slots__ = ("_ecb", "auth_key", "key")
+
+    def __init__(self, key: bytes, auth_key: bytes | None = None) -> None:
+        self.key = key
+        self.auth_key = auth_key
+        self._ecb: Any = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<{len(self.key)}-byte key>)"
+
+    def decipher(self, ciphered: CipheredApdu) -> Deciphered:
+        """Decipher ``ciphered`` as :func:`decipher` does with this key pair."""
+        return _decipher(ciphered, self.key, self.auth_key, self._ctr)
+
+    def _ctr(self, key: bytes, iv: bytes, data: bytes) -> bytes:
+        blocks = -(-len(data) // _BLOCK)
+        if not data or blocks > len(_COUNTERS) or len(iv) != _IV_LENGTH:
+            return _ctr(key, iv, data)
+        ecb = self._ecb
+        if ecb is None:
+            # ECB only makes the key stream of the counter blocks: this is CTR.
+            ecb = self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
+        # Whole blocks only, so the context never holds a partial block between calls.
+        stream = ecb.update(iv + iv.join(_COUNTERS[:blocks]))
+        size = len(data)
+        return (
+            int.from_bytes(data, "big") ^ int.from_bytes(stream[:size], "big")
+        ).to_bytes(size, "big")
+
+
 def _gcm_tag_matches(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bool:
     context = Cipher(
         algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=AUTH_TAG_LENGTH)
@@ -461,6 +513,15 @@ def decipher(ciphered: CipheredApdu, key: bytes, auth_key: bytes | None = None) 
     Raises :class:`SecurityError` for a key or authentication key of the wrong
     length and for a tag that does not match.
     """
+    return _decipher(ciphered, key, auth_key, _ctr)
+
+
+def _decipher(
+    ciphered: CipheredApdu,
+    key: bytes,
+    auth_key: bytes | None,
+    ctr: Callable[[bytes, bytes, bytes], bytes],
+) -> Deciphered:
     control = _check_security_control(ciphered.security_control, None)
     checks_tag = control.authenticated and auth_key is not None
     if control.encrypted or checks_tag:
@@ -469,7 +530,7 @@ def decipher(ciphered: CipheredApdu, key: bytes, auth_key: bytes | None = None) 
         _check_key(auth_key, control, "authentication key")
     iv = ciphered.initialization_vector
     sc = bytes([ciphered.security_control])
-    plaintext = _ctr(key, iv, ciphered.ciphertext) if control.encrypted else ciphered.ciphertext
+    plaintext = ctr(key, iv, ciphered.ciphertext) if control.encrypted else ciphered.ciphertext
     if ciphered.auth_tag is None:
         return _make_deciphered(plaintext, None)
     if auth_key is None:
