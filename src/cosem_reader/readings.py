@@ -39,7 +39,7 @@ from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
 from cosem_reader.obis import ObisCode, describe
-from cosem_reader.units import unit_symbol
+from cosem_reader.units import UNITS
 
 __all__ = [
     "Notification",
@@ -59,7 +59,12 @@ ReadingValue = Decimal | int | float | str | bool | datetime | None
 
 log = logging.getLogger(__name__)
 
-_NO_UNIT = 255
+#: unit_symbol() as one dict look-up per register: 255 (no unit) and unassigned codes
+#: have no symbol.
+_UNIT_SYMBOLS: dict[int, str | None] = {code: unit.symbol for code, unit in UNITS.items()}
+#: The positions of the top-level elements, made once instead of per reading.
+_TOP_POSITIONS = tuple(str(index) for index in range(256))
+
 _PUSH_SETUP_CLASS = 40
 _DEVIATION_NOT_SPECIFIED = -0x8000
 _DAYLIGHT_SAVING_ACTIVE = 0x80
@@ -399,12 +404,14 @@ class _Walk:
         if scaler_unit is not None and name in _NUMBER_TYPES:
             # The common case first and in full: a number with the meter's scaler-unit.
             scaler, unit_code = scaler_unit
+            # Data's numbers have at most 20 digits, so scaleb(0) would change nothing.
+            number = Decimal(int(raw))
             self.readings.append(
                 _make_reading(
                     obis,
                     position,
-                    Decimal(int(raw)).scaleb(scaler),
-                    None if unit_code == _NO_UNIT else unit_symbol(unit_code),
+                    number.scaleb(scaler) if scaler else number,
+                    _UNIT_SYMBOLS.get(unit_code),
                     scaler,
                     name,
                     raw,
@@ -486,14 +493,19 @@ class _Walk:
                             _scaler_unit(elements[index + 2]) if index + 2 < count else None
                         )
                         self.register(
-                            ObisCode.from_bytes(code), following, scaler_unit, f"{path}{index}"
+                            ObisCode.from_bytes(code),
+                            following,
+                            scaler_unit,
+                            f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index],
                         )
                         index += 3 if scaler_unit is not None else 2
                         continue
             if kind in _CONTAINERS:
                 self.elements(element[1], f"{path}{index}.")
             else:
-                self.loose(element, f"{path}{index}")
+                self.loose(
+                    element, f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index]
+                )
             index += 1
 
 
