@@ -475,9 +475,8 @@ class Decipherer:
         # Whole blocks only, so the context never holds a partial block between calls.
         stream = ecb.update(iv + iv.join(_COUNTERS[:blocks]))
         size = len(data)
-        return (
-            int.from_bytes(data, "big") ^ int.from_bytes(stream[:size], "big")
-        ).to_bytes(size, "big")
+        mixed = int.from_bytes(data, "big") ^ int.from_bytes(stream[:size], "big")
+        return mixed.to_bytes(size, "big")
 
 
 def _gcm_tag_matches(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bool:
