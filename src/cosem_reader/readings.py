@@ -95,8 +95,6 @@ class Reading:
         return str(self.obis) if self.obis is not None else f"position {self.position}"
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Notification:
     """The readings of one APDU (a data-notification, or a get-response with data)."""
