@@ -10,7 +10,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY generated ./generated
-RUN pip install . && rm -rf /src
+# tzdata: the IANA zones for TZ=Europe/Vienna, whatever the base image ships.
+RUN pip install . tzdata && rm -rf /src
 
 # A non-root user; the serial device is granted with --group-add (the host's dialout GID).
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cosem-reader \
