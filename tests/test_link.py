@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from typing import Any
 
@@ -73,3 +74,34 @@ def test_guess_without_proof() -> None:
     assert guess_layer(b"\x00\x68\x05\x05\x68") == "mbus"
     assert guess_layer(b"\x7e\xa0\x01") == "hdlc"
     assert guess_layer(b"\x01\x02\x03") == "raw"
+    # strictly, an HDLC start must end on a closing flag, and nothing fitting is None
+    assert guess_layer(b"\x7e\xa0\x05\x00\x00\x00", strict=True) is None
+    assert guess_layer(b"\x7e\xa0\x04\x00\x00\x7e", strict=True) == "hdlc"
+    assert guess_layer(b"\x01\x02\x03", strict=True) is None
+
+
+def test_line_noise_first_then_frames() -> None:
+    """Noise without any frame start does not settle the question: later frames still win."""
+    noise = bytes(
+        random.Random(7).choice([b for b in range(256) if b not in (0x68, 0x7E)])
+        for _ in range(40_000)
+    )
+    wire = b"".join(mbus_push(apdu) for apdu in pushes(2))
+    prober = LinkProbe()
+    found = None
+    data = noise + wire
+    for start in range(0, len(data), 64):
+        found = prober.feed(data[start : start + 64])
+        if found is not None:
+            break
+    assert found is not None
+    assert found[0] == "mbus"
+    assert len(prober._buffer) == 0
+
+
+def test_bare_apdus_joined_in_the_middle() -> None:
+    """A live stream of bare APDUs joined mid-APDU is recognised at the next two whole ones."""
+    stream = b"".join(pushes(60))
+    layer, kept = probe(stream[50:], 64)
+    assert layer == "raw"
+    assert stream.find(kept[:40]) > 50

@@ -39,32 +39,49 @@ def _apdu_tag(byte: bytes) -> bool:
     return bool(byte) and byte[0] in _PUSHED_APDU_TAGS
 
 
-def _whole_apdu_at_start(data: bytes) -> bool:
-    """Whether the bytes begin with one complete APDU, followed by nothing or the next one."""
+def _apdu_end(data: bytes) -> int | None:
+    """Where the pushed APDU that ``data`` begins with ends; None if it is not one."""
     if not _apdu_tag(data[:1]):
-        return False
+        return None
     try:
         if is_ciphered(data):
-            end = decode_ciphered_apdu(data, 0, b"\x00" * 8)[1]
-        else:
-            view = data
-            # the tagged date-time some Kaifa and Kamstrup meters send (09 0C …)
-            if len(data) > 7 and data[0] == DATA_NOTIFICATION and data[5] == _OCTET_STRING_TAG:
-                view = data[:5] + data[6:]
-            end = schema().decode("XDLMS-APDU", view)[1] + len(data) - len(view)
+            return decode_ciphered_apdu(data, 0, b"\x00" * 8)[1]
+        view = data
+        # the tagged date-time some Kaifa and Kamstrup meters send (09 0C …)
+        if len(data) > 7 and data[0] == DATA_NOTIFICATION and data[5] == _OCTET_STRING_TAG:
+            view = data[:5] + data[6:]
+        return int(schema().decode("XDLMS-APDU", view)[1]) + len(data) - len(view)
     except CosemReaderError:
-        return False
+        return None
+
+
+def _whole_apdu_at_start(data: bytes) -> bool:
+    """Whether the bytes begin with one complete APDU, followed by nothing or the next one."""
+    end = _apdu_end(data)
     # Random bytes decode as a short APDU now and then; what follows must agree.
-    return end == len(data) or _apdu_tag(data[end : end + 1])
+    return end is not None and (end == len(data) or _apdu_tag(data[end : end + 1]))
+
+
+def _two_apdus_in(data: bytes) -> int | None:
+    """Where two whole pushed APDUs stand back to back, for a stream of bare APDUs
+    joined in the middle of one; None when there are no such two."""
+    for start, byte in enumerate(data):
+        if byte not in _PUSHED_APDU_TAGS:
+            continue
+        end = _apdu_end(data[start:])
+        if end is not None and _apdu_end(data[start + end :]) is not None:
+            return start
+    return None
 
 
 class LinkProbe:
     """Feed it the first bytes of a stream until it names the link layer.
 
-    ``feed`` returns None while the evidence is missing, else the layer and all
-    bytes seen so far (to be fed to that layer's reader).  It keeps at most
-    ``limit`` bytes; :meth:`give_up` answers with the best guess when the stream
-    ends or the limit is reached without a valid frame.
+    ``feed`` returns None while the evidence is missing, else the layer and the
+    bytes seen so far (to be fed to that layer's reader).  After ``limit`` bytes
+    without proof it settles for a plausible frame start, or for two whole bare
+    APDUs back to back; on pure noise it keeps looking, holding at most ``limit``
+    bytes.  :meth:`give_up` answers with the best guess when the stream ends.
     """
 
     def __init__(self, limit: int = 16384) -> None:
@@ -86,12 +103,23 @@ class LinkProbe:
         if any(isinstance(item, hdlc.HdlcFrame) for item in self._hdlc.feed(chunk)):
             return "hdlc", self._take()
         if len(self._buffer) >= self.limit:
-            return self.give_up()
+            # No frame passed its checks.  Two whole bare APDUs are proof too; a frame
+            # start that fits is a guess worth taking, so that the reader then says
+            # what is wrong with the frames (wrong parity, say) instead of nothing.
+            start = _two_apdus_in(bytes(self._buffer))
+            if start is not None:
+                return "raw", self._take()[start:]
+            guess = guess_layer(bytes(self._buffer), strict=True)
+            if guess is not None:
+                return guess, self._take()
+            # Nothing that even looks like a frame or an APDU (line noise): keep
+            # looking, holding only the newest bytes.
+            del self._buffer[: len(self._buffer) - self.limit // 2]
         return None
 
     def give_up(self) -> tuple[LinkLayer, bytes]:
         """The best guess without proof: the earliest plausible frame start, else bare APDUs."""
-        return guess_layer(bytes(self._buffer)), self._take()
+        return guess_layer(bytes(self._buffer)) or "raw", self._take()
 
     def _take(self) -> bytes:
         data = bytes(self._buffer)
@@ -99,8 +127,13 @@ class LinkProbe:
         return data
 
 
-def guess_layer(data: bytes) -> LinkLayer:
-    """The earliest plausible frame start (``68 L L 68``, ``7E A0``/``7E A8``), else raw."""
+def guess_layer(data: bytes, *, strict: bool = False) -> LinkLayer | None:
+    """The earliest plausible frame start (``68 L L 68``, ``7E A0``/``7E A8``), else raw.
+
+    ``strict`` asks more of an HDLC start (its length field must land on a closing
+    flag: ciphertext holds a ``7E A0`` every 4 KiB or so) and answers None instead
+    of raw when nothing fits.
+    """
     end = len(data)
     for index, byte in enumerate(data):
         if (
@@ -110,6 +143,10 @@ def guess_layer(data: bytes) -> LinkLayer:
             and data[index + 3] == _MBUS_START
         ):
             return "mbus"
-        if byte == _HDLC_FLAG and index + 1 < end and data[index + 1] & 0xF0 == 0xA0:
-            return "hdlc"
-    return "raw"
+        if byte == _HDLC_FLAG and index + 2 < end and data[index + 1] & 0xF0 == 0xA0:
+            if not strict:
+                return "hdlc"
+            closing = index + 1 + (((data[index + 1] & 0x07) << 8) | data[index + 2])
+            if closing < end and data[closing] == _HDLC_FLAG:
+                return "hdlc"
+    return None if strict else "raw"
