@@ -415,11 +415,10 @@ def _unknown_tag(tag: int, known: str, pos: int) -> AxdrError:
 
 def _element_count(buf: bytes, pos: int, element_may_be_empty: bool) -> tuple[int, int]:
     """The element count of a SEQUENCE OF, checked against the bytes that follow."""
-    try:
+    # The one-byte length inline (the common case); decode_length for the rest,
+    # including the error when the data ends here.
+    if pos < len(buf) and buf[pos] < 0x80:
         count = buf[pos]
-    except IndexError:
-        raise AxdrError("a length is missing: the data ends here", offset=pos) from None
-    if count < 0x80:
         pos += 1
     else:
         count, pos = decode_length(buf, pos)
@@ -480,11 +479,8 @@ def _null_entry(name: str) -> _Entry:
 
 def _octet_string_entry(name: str) -> _Entry:
     def octet_string_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
-        try:
+        if pos < len(buf) and buf[pos] < 0x80:
             size = buf[pos]
-        except IndexError:
-            raise AxdrError("a length is missing: the data ends here", offset=pos) from None
-        if size < 0x80:
             pos += 1
         else:
             size, pos = decode_length(buf, pos)
