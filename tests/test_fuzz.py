@@ -12,7 +12,7 @@ layer and checks:
   garbage does not grow it.
 
 In CI the examples per target come from the hypothesis profile (``ci``: 300).  A long run
-sets ``COSEM_READER_FUZZ_EXAMPLES`` (``make fuzz``: 100,000 per target, 1.2 million inputs
+sets ``COSEM_READER_FUZZ_EXAMPLES`` (``make fuzz``: 100,000 per target, 1.3 million inputs
 in all).
 """
 
@@ -42,6 +42,7 @@ from test_axdr import data_values
 
 from cosem_reader import hdlc, mbus
 from cosem_reader.apdu import decode_apdu
+from cosem_reader.axdr import Schema
 from cosem_reader.block_transfer import BlockTransferJoiner
 from cosem_reader.errors import (
     AxdrError,
@@ -51,6 +52,7 @@ from cosem_reader.errors import (
     SecurityError,
     SegmentError,
 )
+from cosem_reader.generated.cosem_pdu import MODULE_NAME, TYPES
 from cosem_reader.pipeline import StreamDecoder
 from cosem_reader.readings import Notification, notification_from_apdu
 from cosem_reader.security import CipheredApdu, Deciphered, decipher, parse_ciphered_apdu
@@ -307,8 +309,11 @@ def _ciphered_inputs() -> st.SearchStrategy[bytes]:
 
 
 @fuzz
-@given(_ciphered_inputs(), st.sampled_from([KEY, AUTH_KEY, bytes(32), b"short"]),
-       st.sampled_from([None, AUTH_KEY, bytes(16)]))
+@given(
+    _ciphered_inputs(),
+    st.sampled_from([KEY, AUTH_KEY, bytes(32), b"short"]),
+    st.sampled_from([None, AUTH_KEY, bytes(16)]),
+)
 def test_security_raises_security_error_only(
     data: bytes, key: bytes, auth_key: bytes | None
 ) -> None:
@@ -337,6 +342,28 @@ def test_decode_apdu_raises_axdr_error_only(data: bytes) -> None:
         decode_apdu(data)
 
 
+_WALK = Schema(TYPES, MODULE_NAME, learn_shapes=False)
+_LEARNED = Schema(TYPES, MODULE_NAME)
+for _ in range(3):
+    for _plaintext in _PLAINTEXTS:
+        _LEARNED.decode("XDLMS-APDU", _plaintext)
+
+
+def _answer(schema: Schema, data: bytes) -> tuple[str, Any]:
+    try:
+        return "value", schema.decode("XDLMS-APDU", data)
+    except AxdrError as error:
+        return "error", (str(error), error.offset, error.path)
+
+
+@fuzz
+@given(damaged(_PLAINTEXTS))
+def test_learned_layouts_answer_as_the_walk(data: bytes) -> None:
+    """A schema that learned the pushes' layouts gives the walk's value or error."""
+    assert _LEARNED.shape_books["Data"].shapes
+    assert _answer(_LEARNED, data) == _answer(_WALK, data)
+
+
 @fuzz
 @given(data_values(), st.binary(max_size=13), st.sampled_from(["data-notification", "get"]))
 def test_readings_from_any_data_raise_cosem_error_only(
@@ -352,8 +379,10 @@ def test_readings_from_any_data_raise_cosem_error_only(
             },
         )
     else:
-        tree = ("get-response", ("get-response-normal",
-                                 {"invoke-id-and-priority": 1, "result": ("data", value)}))
+        tree = (
+            "get-response",
+            ("get-response-normal", {"invoke-id-and-priority": 1, "result": ("data", value)}),
+        )
     with contextlib.suppress(CosemError):
         assert isinstance(notification_from_apdu(tree), Notification)
 
@@ -373,8 +402,11 @@ def test_readings_from_any_decodable_apdu_raise_cosem_error_only(data: bytes) ->
 
 
 @fuzz
-@given(_streams(_MBUS + _HDLC + _PLAINTEXTS), st.integers(0, 2**32),
-       st.sampled_from(["auto", "mbus", "hdlc", "raw"]))
+@given(
+    _streams(_MBUS + _HDLC + _PLAINTEXTS),
+    st.integers(0, 2**32),
+    st.sampled_from(["auto", "mbus", "hdlc", "raw"]),
+)
 def test_stream_decoder_returns_results_and_errors_only(data: bytes, seed: int, layer: Any) -> None:
     decoder = StreamDecoder(key=KEY, auth_key=AUTH_KEY, layer=layer, system_title=TITLE)
     results: list[Any] = []

@@ -33,6 +33,7 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from cosem_reader.axdr_shapes import AlternativeLayout, ShapeBook
 from cosem_reader.descriptors import (
     BitString as BitStringType,
 )
@@ -162,9 +163,16 @@ class Schema:
     it is compiled are patched to the finished decoder, never left on a trampoline.
     """
 
-    def __init__(self, types: Mapping[str, Descriptor], module_name: str = "") -> None:
+    def __init__(
+        self, types: Mapping[str, Descriptor], module_name: str = "", *, learn_shapes: bool = True
+    ) -> None:
         self.types = types
         self.module_name = module_name
+        #: Whether a recursive CHOICE (``Data``) learns the layouts it decodes
+        #: (:mod:`cosem_reader.axdr_shapes`); off, every value takes the walk.
+        self.learn_shapes = learn_shapes
+        #: The learned layouts, by type name.
+        self.shape_books: dict[str, ShapeBook] = {}
         self._compiled: dict[str, Decoder] = {}
         self._tables: dict[str, _ChoiceTable] = {}
         #: Trampolines of the types being compiled, and who waits for their decoder.
@@ -319,7 +327,54 @@ class Schema:
             except AxdrError as error:
                 raise _with_path(error, names[tag]) from None  # type: ignore[arg-type]
 
-        return decode_choice
+        if type_name is None or not self.learn_shapes:
+            return decode_choice
+        alternatives = self._shape_alternatives(descriptor, type_name)
+        if alternatives is None:
+            return decode_choice
+        # Only where the type is used as a whole (a notification body, an attribute
+        # value): its nested lists dispatch on the table and never come through here.
+        book = self.shape_books[type_name] = ShapeBook(alternatives)
+        return book.decoder(decode_choice)
+
+    def _shape_alternatives(
+        self, descriptor: Choice, type_name: str
+    ) -> dict[int, AlternativeLayout] | None:
+        """How each alternative of a recursive CHOICE lies in a learned layout.
+
+        None for a CHOICE that contains no list of itself: it has no layouts to learn.
+        Alternatives a layout cannot hold are left out, so a value with one is walked.
+        """
+        alternatives: dict[int, AlternativeLayout] = {}
+        recursive = False
+        for alternative in descriptor.alternatives:
+            target = alternative.type
+            if isinstance(target, Reference) and isinstance(self.types.get(target.name), _LEAVES):
+                target = self.types[target.name]
+            name = alternative.name
+            found: AlternativeLayout | None = None
+            match target:
+                case Integer(lower=int(lower), upper=int(upper)):
+                    fixed = _integer_size(lower, upper)
+                    if fixed is not None:
+                        code = _INTEGER_FORMATS[fixed].format[-1]
+                        found = AlternativeLayout(name, "integer", code, fixed[0])
+                case Boolean():
+                    found = AlternativeLayout(name, "boolean")
+                case Null():
+                    found = AlternativeLayout(name, "null")
+                case OctetString(size=None):
+                    found = AlternativeLayout(name, "octets")
+                case OctetString(size=int(size)):
+                    found = AlternativeLayout(name, "fixed", size=size)
+                case CharacterString(kind=kind):
+                    found = AlternativeLayout(name, "text", encoding=_text_encoding(kind))
+                case SequenceOf(element=Reference(name=element)) if element == type_name:
+                    found = AlternativeLayout(name, "list")
+                    recursive = True
+            if found is not None:
+                alternatives[alternative.tag] = found
+        return alternatives if recursive else None
 
     def _element_table(self, element: Descriptor) -> _ChoiceTable | None:
         """The dispatch table of a SEQUENCE OF's element when the element is a CHOICE."""
@@ -571,8 +626,12 @@ def _decode_bit_string(buf: bytes, pos: int) -> tuple[Any, int]:
     return BitString(bytes(buf[pos:end]), bits), end
 
 
+def _text_encoding(kind: str) -> str:
+    return "utf-8" if kind == "UTF8String" else "latin-1"
+
+
 def _compile_character_string(kind: str) -> Decoder:
-    encoding = "utf-8" if kind == "UTF8String" else "latin-1"
+    encoding = _text_encoding(kind)
 
     def decode_character_string(buf: bytes, pos: int) -> tuple[Any, int]:
         size, pos = decode_length(buf, pos)
