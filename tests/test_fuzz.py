@@ -12,7 +12,7 @@ layer and checks:
   garbage does not grow it.
 
 In CI the examples per target come from the hypothesis profile (``ci``: 300).  A long run
-sets ``COSEM_READER_FUZZ_EXAMPLES`` (``make fuzz``: 100,000 per target, 1.3 million inputs
+sets ``COSEM_READER_FUZZ_EXAMPLES`` (``make fuzz``: 100,000 per target, 1.4 million inputs
 in all).
 """
 
@@ -39,8 +39,10 @@ from support.encoder import (
 )
 from support.hdlc_frames import build_general_block_transfer, build_hdlc_frames
 from test_axdr import data_values
+from test_readings_plans import no_plans
 
 from cosem_reader import hdlc, mbus
+from cosem_reader import readings as readings_module
 from cosem_reader.apdu import decode_apdu
 from cosem_reader.axdr import Schema
 from cosem_reader.block_transfer import BlockTransferJoiner
@@ -362,6 +364,31 @@ def test_learned_layouts_answer_as_the_walk(data: bytes) -> None:
     """A schema that learned the pushes' layouts gives the walk's value or error."""
     assert _LEARNED.shape_books["Data"].shapes
     assert _answer(_LEARNED, data) == _answer(_WALK, data)
+
+
+def _notification(tree: tuple[str, Any]) -> tuple[str, Any]:
+    try:
+        found = notification_from_apdu(tree)
+    except CosemError as error:
+        return "error", str(error)
+    return "notification", (found, [str(reading.value) for reading in found.readings])
+
+
+@fuzz
+@given(damaged(_PLAINTEXTS))
+def test_learned_plans_read_as_the_walk(data: bytes) -> None:
+    """Readings through the plans learned from the pushes equal the walk's, whatever the bytes."""
+    for _ in range(3):
+        for plaintext in _PLAINTEXTS:
+            notification_from_apdu(decode_apdu(plaintext))
+    assert readings_module._PLANS.items
+    try:
+        tree = decode_apdu(data)
+    except AxdrError:
+        return
+    learned = _notification(tree)
+    with no_plans():
+        assert _notification(tree) == learned
 
 
 @fuzz

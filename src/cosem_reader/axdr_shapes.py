@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from cosem_reader._learning import Learner
+
 __all__ = ["AlternativeLayout", "Shape", "ShapeBook"]
 
 #: ``decode(buf, pos) -> (value, next_pos)``, as in :mod:`cosem_reader.axdr`.
@@ -34,17 +36,12 @@ _Decoder = Callable[[bytes, int], tuple[Any, int]]
 
 #: Layouts kept per type: one per meter model read by the process, with room to spare.
 MAX_SHAPES = 8
-#: Layouts seen once and waiting for a second sighting.
-_MAX_PENDING = 64
 #: Fields of one layout; beyond this a value is not a push worth a shape of its own.
 _MAX_FIELDS = 4096
 #: The builder is one expression, and Python's parser bounds how deep brackets nest.
 _MAX_DEPTH = 32
 #: A layout needs this many fields before a shape beats the walk.
 _MIN_FIELDS = 8
-#: After a value whose layout could not be learned, the next ones are not looked at:
-#: 1, 2, 4, … up to this many, so a meter whose layout never repeats costs nothing.
-_MAX_BACKOFF = 64
 
 
 class AlternativeLayout(NamedTuple):
@@ -155,18 +152,13 @@ class _LayoutUnfitError(Exception):
 class ShapeBook:
     """The learned layouts of one CHOICE type and the decoder that tries them first.
 
-    Shared by every reader of a :class:`~cosem_reader.axdr.Schema`; its state is
-    replaced in single assignments, so threads may share it (a race can at worst
-    learn a layout twice).
+    Shared by every reader of a :class:`~cosem_reader.axdr.Schema` (see
+    :class:`~cosem_reader._learning.Learner` for threads).
     """
 
     def __init__(self, alternatives: Mapping[int, AlternativeLayout]) -> None:
         self.alternatives = dict(alternatives)
-        #: The learned shapes, the one that last matched first.
-        self.shapes: tuple[Shape, ...] = ()
-        self._pending: dict[tuple[str, tuple[int, ...]], None] = {}
-        self._backoff = 0
-        self._skip = 0
+        self.learner: Learner[Shape] = Learner(MAX_SHAPES)
         self._namespace: dict[str, Any] = {}
         for tag, alternative in self.alternatives.items():
             self._namespace[f"n{tag}"] = alternative.name
@@ -174,23 +166,26 @@ class ShapeBook:
             if alternative.kind == "text":
                 self._namespace[f"t{tag}"] = _text_decoder(alternative.encoding)
 
+    @property
+    def shapes(self) -> tuple[Shape, ...]:
+        """The learned shapes, the latest first."""
+        return self.learner.items
+
     def decoder(self, walk: _Decoder) -> _Decoder:
         """``walk`` with the learned shapes tried first, learning from what it decodes."""
+        learner = self.learner
 
         def decode_shaped(buf: bytes, pos: int) -> tuple[Any, int]:
             if type(buf) is bytes:
                 left = len(buf) - pos
-                for shape in self.shapes:
+                for shape in learner.items:
                     if shape.size <= left:
                         fields = shape.unpack_from(buf, pos)
                         if shape.guard(fields) == shape.expected:
                             return shape.build(fields), pos + shape.size
             value, end = walk(buf, pos)
-            if type(buf) is bytes:
-                if self._skip:
-                    self._skip -= 1
-                else:
-                    self.learn(value, buf, pos, end)
+            if type(buf) is bytes and learner.due():
+                self.learn(value, buf, pos, end)
             return value, end
 
         return decode_shaped
@@ -202,20 +197,12 @@ class ShapeBook:
         """
         layout = self.layout(value, buf, pos, end)
         if layout is None:
-            self._back_off()
+            self.learner.unfit()
             return None
-        key = (layout.fields, layout.expected)
-        if key not in self._pending:
-            if len(self._pending) >= _MAX_PENDING:
-                self._pending = {}
-            self._pending[key] = None
-            self._back_off()
-            return None
-        del self._pending[key]
-        shape = Shape(layout.fields, layout.guard, layout.expected, self._builder(layout))
-        self.shapes = (shape, *self.shapes[: MAX_SHAPES - 1])
-        self._backoff = 0
-        return shape
+        return self.learner.note(
+            (layout.fields, layout.expected),
+            lambda: Shape(layout.fields, layout.guard, layout.expected, self._builder(layout)),
+        )
 
     def layout(self, value: Any, buf: bytes, pos: int, end: int) -> _Layout | None:
         """The layout of ``value``, or None when it cannot be a shape."""
@@ -243,16 +230,9 @@ class ShapeBook:
         build: Callable[[tuple[Any, ...]], Any] = namespace["build"]
         return build
 
-    def _back_off(self) -> None:
-        self._backoff = min(_MAX_BACKOFF, max(1, self._backoff * 2))
-        self._skip = self._backoff
-
     def forget(self) -> None:
         """Drop every learned layout (for tests and benchmarks that measure the walk)."""
-        self.shapes = ()
-        self._pending = {}
-        self._backoff = 0
-        self._skip = 0
+        self.learner.forget()
 
 
 def _text_decoder(encoding: str) -> Callable[[bytes], str]:

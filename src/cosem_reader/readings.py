@@ -26,7 +26,7 @@ import logging
 import math
 import os
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cosem_reader._learning import Learner
 from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
@@ -332,6 +333,24 @@ def _printable(data: bytes) -> str | None:
     return None
 
 
+def _scaled_reading(
+    obis: ObisCode, position: str, element: tuple[str, Any], scaler: int, unit: str | None
+) -> Reading:
+    """A number sent with its scaler-unit: the register reading of almost every push."""
+    name, raw = element
+    number = Decimal(int(raw))
+    # Data's numbers have at most 20 digits, so scaleb(0) would change nothing.
+    return _make_reading(
+        obis, position, number.scaleb(scaler) if scaler else number, unit, scaler, name, raw
+    )
+
+
+#: One decision of the walk, noted while a plan is learned: a register (the list, the
+#: index of its OBIS code, its scaler-unit) or a loose value (scaler-unit None), with
+#: the position it gets.
+_Step = tuple[str, list[tuple[str, Any]], int, tuple[int, int] | None, str]
+
+
 class _Walk:
     """The state of one walk over a notification body."""
 
@@ -343,6 +362,8 @@ class _Walk:
         self.local_zone = local_zone
         self.scalers = scalers
         self.readings: list[Reading] = []
+        #: While a plan is learned, the decisions of the walk in order (see _Plan).
+        self.steps: list[_Step] | None = None
 
     def plain_value(self, element: tuple[str, Any], obis: ObisCode | None) -> ReadingValue:
         """A value without scaler: numbers as they are, octet strings as text or time."""
@@ -400,20 +421,10 @@ class _Walk:
         name, raw = value_element
         value: ReadingValue
         if scaler_unit is not None and name in _NUMBER_TYPES:
-            # The common case first and in full: a number with the meter's scaler-unit.
+            # The common case first: a number with the meter's scaler-unit.
             scaler, unit_code = scaler_unit
-            # Data's numbers have at most 20 digits, so scaleb(0) would change nothing.
-            number = Decimal(int(raw))
             self.readings.append(
-                _make_reading(
-                    obis,
-                    position,
-                    number.scaleb(scaler) if scaler else number,
-                    _UNIT_SYMBOLS.get(unit_code),
-                    scaler,
-                    name,
-                    raw,
-                )
+                _scaled_reading(obis, position, value_element, scaler, _UNIT_SYMBOLS.get(unit_code))
             )
             return
         if name in _NUMBER_TYPES:
@@ -470,6 +481,7 @@ class _Walk:
     def elements(self, elements: list[tuple[str, Any]], path: str) -> None:
         index = 0
         count = len(elements)
+        steps = self.steps
         while index < count:
             element = elements[index]
             kind = element[0]
@@ -490,21 +502,149 @@ class _Walk:
                         scaler_unit = (
                             _scaler_unit(elements[index + 2]) if index + 2 < count else None
                         )
-                        self.register(
-                            ObisCode.from_bytes(code),
-                            following,
-                            scaler_unit,
-                            f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index],
+                        position = (
+                            f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index]
                         )
+                        if steps is not None:
+                            steps.append(("register", elements, index, scaler_unit, position))
+                        self.register(ObisCode.from_bytes(code), following, scaler_unit, position)
                         index += 3 if scaler_unit is not None else 2
                         continue
             if kind in _CONTAINERS:
                 self.elements(element[1], f"{path}{index}.")
             else:
-                self.loose(
-                    element, f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index]
-                )
+                position = f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index]
+                if steps is not None:
+                    steps.append(("loose", elements, index, None, position))
+                self.loose(element, position)
             index += 1
+
+
+# -- learned plans ---------------------------------------------------------------------
+
+
+class _Plan:
+    """What the walk did with one layout of a body, done again without deciding anything.
+
+    A meter sends the same layout push after push.  The second time the walk meets a
+    layout, its decisions (which element is an OBIS code, which a value, which a
+    scaler-unit) become a function generated for that layout.  It first checks
+    everything those decisions rested on: the length of every list, the kind of
+    every element, every OBIS code and scaler-unit, the length of every octet-string
+    value (and its bytes where, at six bytes, it could pass for an OBIS code); then it
+    makes the readings through the walk's own functions.  A body that differs in any
+    of these goes the walk's way.
+    """
+
+    __slots__ = ("replay",)
+
+    def __init__(self, source: str, namespace: dict[str, Any]) -> None:
+        # The source holds indices, lengths and the names k<n> bound in the namespace:
+        # nothing of the decoded values is ever code.
+        exec(source, namespace)  # noqa: S102
+        self.replay: Callable[[list[tuple[str, Any]], _Walk], bool] = namespace["replay"]
+
+
+#: Learned plans, shared by every walk: one per meter layout the process reads.
+_PLANS: Learner[_Plan] = Learner(8)
+#: Lists nested deeper than this are not worth a plan.
+_MAX_PLAN_DEPTH = 16
+
+
+class _PlanUnfitError(Exception):
+    """The walk's decisions cannot be written down as a plan."""
+
+
+class _PlanWriter:
+    """Writes the plan of one walk: its guard, then its steps."""
+
+    def __init__(self, steps: list[_Step]) -> None:
+        self.steps = steps
+        self.namespace: dict[str, Any] = {"scaled": _scaled_reading}
+        self.constants: list[Any] = []
+        #: What the walk made of (list, index): a label (OBIS code, scaler-unit) or a value.
+        self.roles: dict[tuple[int, int], str] = {}
+        for kind, items, index, scaler_unit, _ in steps:
+            if kind == "register":
+                self.roles[id(items), index] = "label"
+                self.roles[id(items), index + 1] = "value"
+                if scaler_unit is not None:
+                    self.roles[id(items), index + 2] = "label"
+            else:
+                self.roles[id(items), index] = "value"
+        self.terms: list[str] = []
+        self.paths: dict[int, str] = {}
+
+    def bind(self, value: Any) -> str:
+        name = f"k{len(self.constants)}"
+        self.constants.append(value)
+        self.namespace[name] = value
+        return name
+
+    def guard(self, expression: str, items: list[tuple[str, Any]], depth: int) -> None:
+        if depth > _MAX_PLAN_DEPTH or not isinstance(items, list):
+            raise _PlanUnfitError
+        self.paths[id(items)] = expression
+        self.terms.append(f"len({expression}) == {len(items)}")
+        for index, element in enumerate(items):
+            item = f"{expression}[{index}]"
+            role = self.roles.get((id(items), index))
+            name, value = element
+            if role == "label" or (
+                role == "value"
+                and (name in _CONTAINERS or (name == "octet-string" and len(value) == 6))
+            ):
+                self.terms.append(f"{item} == {self.bind(element)}")
+            elif role == "value":
+                self.terms.append(f"{item}[0] == {self.bind(name)}")
+                if name == "octet-string":
+                    self.terms.append(f"len({item}[1]) == {len(value)}")
+            elif name in _CONTAINERS:
+                self.terms.append(f"{item}[0] == {self.bind(name)}")
+                self.guard(f"{item}[1]", value, depth + 1)
+            else:
+                raise _PlanUnfitError
+
+    def source(self, elements: list[tuple[str, Any]]) -> str:
+        self.guard("e", elements, 0)
+        lines = [
+            "def replay(e, walk):",
+            "    if not (",
+            *(f"        {term} and" for term in self.terms),
+            "        True",
+            "    ):",
+            "        return False",
+            "    add = walk.readings.append",
+        ]
+        for kind, items, index, scaler_unit, position in self.steps:
+            where = self.paths[id(items)]
+            at = self.bind(position)
+            if kind == "loose":
+                lines.append(f"    walk.loose({where}[{index}], {at})")
+                continue
+            obis = self.bind(ObisCode.from_bytes(items[index][1]))
+            value = f"{where}[{index + 1}]"
+            if scaler_unit is not None and items[index + 1][0] in _NUMBER_TYPES:
+                scaler, unit_code = scaler_unit
+                unit = self.bind(_UNIT_SYMBOLS.get(unit_code))
+                lines.append(f"    add(scaled({obis}, {at}, {value}, {scaler}, {unit}))")
+            else:
+                lines.append(
+                    f"    walk.register({obis}, {value}, {self.bind(scaler_unit)}, {at})"
+                )
+        lines.append("    return True")
+        return "\n".join(lines) + "\n"
+
+
+def _learn_plan(elements: list[tuple[str, Any]], steps: list[_Step]) -> None:
+    writer = _PlanWriter(steps)
+    try:
+        source = writer.source(elements)
+    except _PlanUnfitError:
+        _PLANS.unfit()
+        return
+    # Equal layouts give equal sources and constants (reprs: scaler-units hold lists).
+    _PLANS.note((source, repr(writer.constants)), lambda: _Plan(source, writer.namespace))
 
 
 def readings_from_data(
@@ -520,21 +660,33 @@ def readings_from_data(
     a scaler for registers the meter sends without scaler-unit (``{1-0:31.7.0: -2}``).
     """
     walk = _Walk(local_zone, scalers or {})
-    if data[0] not in ("structure", "array"):
+    if data[0] not in _CONTAINERS:
         walk.loose(data, "0")
         return walk.readings
     elements = data[1]
+    for plan in _PLANS.items:
+        if plan.replay(elements, walk):
+            return walk.readings
     objects = _capture_objects(elements)
     if objects is not None:
         walk.captured(elements, objects)
         return walk.readings
+    study = _PLANS.due()
+    if study:
+        walk.steps = []
     walk.elements(elements, "")
-    if not any(reading.obis is not None for reading in walk.readings):
-        layout = match_layout(elements, layouts)
-        if layout is not None:
-            log.debug("the push is a %s list", layout.name)
-            walk.readings.clear()
-            walk.labelled(elements, layout)
+    if any(reading.obis is not None for reading in walk.readings):
+        if walk.steps is not None:
+            _learn_plan(elements, walk.steps)
+        return walk.readings
+    if study:
+        # Without OBIS codes the layouts decide, and the caller may pass others.
+        _PLANS.unfit()
+    layout = match_layout(elements, layouts)
+    if layout is not None:
+        log.debug("the push is a %s list", layout.name)
+        walk.readings.clear()
+        walk.labelled(elements, layout)
     return walk.readings
 
 

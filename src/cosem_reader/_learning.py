@@ -1,0 +1,83 @@
+"""Learning what repeats: the bookkeeping shared by the layers that learn a meter's layout.
+
+A meter sends the same layout push after push.  The A-XDR reader
+(:mod:`cosem_reader.axdr_shapes`) and the readings walk (:mod:`cosem_reader.readings`)
+each turn a layout they have met twice into something that handles it without
+deciding anything again.  :class:`Learner` keeps those learned items, most recent
+first and bounded, notes layouts seen once, and backs off when layouts do not
+repeat, so a stream of ever new layouts costs next to nothing.
+
+Its state is replaced in single assignments, so threads may share a learner (a race
+can at worst learn a layout twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["Learner"]
+
+T = TypeVar("T")
+
+#: Layouts seen once and waiting for a second sighting.
+_MAX_PENDING = 64
+#: After a layout that could not be learned, the next misses are not studied:
+#: 1, 2, 4, … up to this many.
+_MAX_BACKOFF = 64
+
+
+class Learner(Generic[T]):
+    """Learned items, most recent first, and when to study a value to learn another."""
+
+    __slots__ = ("_backoff", "_capacity", "_pending", "_skip", "items")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("a learner keeps at least one item")
+        self._capacity = capacity
+        #: What has been learned, the latest first; at most ``capacity`` items.
+        self.items: tuple[T, ...] = ()
+        self._pending: dict[Hashable, None] = {}
+        self._backoff = 0
+        self._skip = 0
+
+    def due(self) -> bool:
+        """Whether a value that no learned item handled should be studied now."""
+        if self._skip:
+            self._skip -= 1
+            return False
+        return True
+
+    def unfit(self) -> None:
+        """The studied value has no layout that can be learned."""
+        self._back_off()
+
+    def note(self, key: Hashable, make: Callable[[], T]) -> T | None:
+        """The layout of a studied value, by a key that is equal for equal layouts.
+
+        The second time a key is noted, ``make()`` builds the learned item, which is
+        kept and returned.
+        """
+        if key not in self._pending:
+            if len(self._pending) >= _MAX_PENDING:
+                self._pending = {}
+            self._pending[key] = None
+            self._back_off()
+            return None
+        del self._pending[key]
+        item = make()
+        self.items = (item, *self.items[: self._capacity - 1])
+        self._backoff = 0
+        return item
+
+    def forget(self) -> None:
+        """Drop everything learned (for tests and benchmarks that measure the long way)."""
+        self.items = ()
+        self._pending = {}
+        self._backoff = 0
+        self._skip = 0
+
+    def _back_off(self) -> None:
+        self._backoff = min(_MAX_BACKOFF, max(1, self._backoff * 2))
+        self._skip = self._backoff
