@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from broker import Broker, broker_fixture  # noqa: F401  (the fixture)
-from daemon_support import KEY, SYSTEM_TITLE, WRONG_KEY, Daemon, push
+from daemon_support import KEY, SYSTEM_TITLE, WRONG_KEY, Daemon, daemon_environment, push
 from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
@@ -187,6 +189,29 @@ class TestWrongKey:
 
 
 class TestReplay:
+    def test_a_run_without_mqtt_loads_neither_paho_nor_ssl(self, tmp_path: Path) -> None:
+        """MQTT and TLS code (10 MB of memory) is loaded only when a publisher connects."""
+        capture = tmp_path / "capture.bin"
+        capture.write_bytes(push(0) + push(1))
+        code = (
+            "import sys\n"
+            "from cosem_reader.cli import main\n"
+            f"code = main(['read', '--replay', {str(capture)!r}, '--key', {KEY.hex()!r}])\n"
+            "print('loaded', code, sorted(n for n in sys.modules if n.split('.')[0] in "
+            "{'paho', 'ssl', '_ssl'}))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=daemon_environment(tmp_path),
+            cwd=tmp_path,
+            check=False,
+            timeout=60,
+        )
+        assert frame_counters(result.stdout.splitlines()) == [1000, 1001], result.stderr
+        assert result.stdout.splitlines()[-1] == "loaded 0 []"
+
     def test_replay_once(self, tmp_path: Path) -> None:
         """--replay --once prints the first reading and exits 0."""
         capture = tmp_path / "capture.bin"

@@ -45,26 +45,30 @@ from __future__ import annotations
 import logging
 import re
 import socket
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from cosem_reader.errors import ConfigError
 from cosem_reader.homeassistant import discovery_messages, obis_slug
 from cosem_reader.jsonout import dumps, notification_to_dict
 from cosem_reader.obis import format_name
 from cosem_reader.readings import Notification, Reading, ReadingValue, system_timezone
+
+if TYPE_CHECKING:
+    # paho (and ssl with it) is imported when a publisher connects: the settings and
+    # payloads here serve every run, and a run without MQTT should not carry 10 MB of
+    # MQTT and TLS code in its memory.
+    import ssl
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.reasoncodes import ReasonCode
 
 __all__ = [
     "DATE_TIME_FORMATS",
@@ -84,7 +88,7 @@ logger = logging.getLogger(__name__)
 #: ``epoch`` seconds, ``js`` milliseconds since the epoch, ``iso`` ISO 8601 with the
 #: meter's UTC offset, ``iso-local`` ISO 8601 in this machine's time zone.
 DATE_TIME_FORMATS = ("epoch", "iso", "js", "iso-local")
-_PROTOCOLS = {"3.1.1": MQTTProtocolVersion.MQTTv311, "5": MQTTProtocolVersion.MQTTv5}
+_PROTOCOLS = ("3.1.1", "5")
 _SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
 _UMLAUTS = str.maketrans(
     {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
@@ -723,6 +727,8 @@ class MqttPublisher:
         client = self._client
         if client is None:
             return
+        from paho.mqtt.enums import MQTTErrorCode  # noqa: PLC0415 - see TYPE_CHECKING above
+
         with self._send_lock:
             while True:
                 with self._lock:
@@ -761,13 +767,18 @@ class MqttPublisher:
     def _connect(self) -> None:
         if self._client is not None:
             return
+        import paho.mqtt.client as paho  # noqa: PLC0415 - see TYPE_CHECKING above
+        from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion  # noqa: PLC0415
+
         settings = self.settings
         availability_topic = self.availability_topic
         assert availability_topic is not None
         client_id = settings.client_id or sanitize_level(
             f"cosem-reader-{socket.gethostname()}-{self.meter_id}"
         )
-        protocol = _PROTOCOLS[settings.protocol]
+        protocol = (
+            MQTTProtocolVersion.MQTTv5 if settings.protocol == "5" else MQTTProtocolVersion.MQTTv311
+        )
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -807,6 +818,8 @@ class MqttPublisher:
         client.loop_start()
 
     def _tls_context(self) -> ssl.SSLContext:
+        import ssl  # noqa: PLC0415 - see TYPE_CHECKING above
+
         context = ssl.create_default_context(cafile=self.settings.ca_file)
         if not self.settings.reject_unauthorized:
             logger.warning(
