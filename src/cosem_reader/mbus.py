@@ -124,7 +124,11 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
     ``base`` is the stream offset of ``data[0]``, for the failure's offset.
     """
     checksum_at = start + _HEADER_LENGTH + length
-    checksum = _byte_sum(data, start + _HEADER_LENGTH, checksum_at) & 0xFF
+    if length <= _ADLER_PIECE:
+        # One Adler-32 call (see _byte_sum): every frame but the T210-D's L + 256 reading.
+        checksum = ((zlib.adler32(data[start + _HEADER_LENGTH : checksum_at]) & 0xFFFF) - 1) & 0xFF
+    else:
+        checksum = _byte_sum(data, start + _HEADER_LENGTH, checksum_at) & 0xFF
     if checksum != data[checksum_at]:
         return _Failure(
             f"long frame at byte {base + start} (L={length}) has checksum "
@@ -294,14 +298,13 @@ class LongFrameReader:
         """
         need = self._need
         buf = self._buf
-        return (
-            need is not None
-            and len(buf) < need
-            and (
-                buf.find(_START, max(1, self._look)) < 0
-                or self._earliest_valid(1, len(buf) + 1) is None
-            )
-        )
+        if need is None or len(buf) >= need:
+            return False
+        if buf.find(_START, max(1, self._look)) < 0:
+            # No start byte among the new bytes: none of them can begin a frame.
+            self._look = len(buf)
+            return True
+        return self._earliest_valid(1, len(buf) + 1) is None
 
     def flush(self) -> list[LongFrame | FrameError]:
         """End of stream: decide what is buffered, report leftover partial data."""
@@ -396,7 +399,10 @@ class LongFrameReader:
                 )
             # Whatever the verdict, a valid frame that starts inside this one and ends
             # first wins: byte by byte, it would have arrived before this one was decided.
-            if self._earliest_valid(start + 1, end) is not None:
+            # (Starts below _look are already ruled out.)
+            if self._look <= end - _MIN_FRAME_LENGTH and (
+                self._earliest_valid(start + 1, end) is not None
+            ):
                 return _Wait(None, length + 6)
             checked = _check(buf, start, length, self._base)
             if isinstance(checked, LongFrame):
