@@ -53,6 +53,9 @@ import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
 from cosem_reader import hdlc, mbus  # noqa: E402
+from cosem_reader import readings as readings_module  # noqa: E402
+from cosem_reader._learning import Learner  # noqa: E402
+from cosem_reader.apdu import schema  # noqa: E402
 from cosem_reader.block_transfer import BlockTransferJoiner  # noqa: E402
 from cosem_reader.pipeline import StreamDecoder  # noqa: E402
 from cosem_reader.readings import Notification  # noqa: E402
@@ -158,6 +161,28 @@ def plaintext_of(apdu: bytes, key: bytes | None, auth_key: bytes | None = None) 
     return decipher(parse_ciphered_apdu(apdu), key, auth_key).plaintext
 
 
+class _NeverLearner(Learner[Any]):
+    """A learner that studies nothing: every value takes the walk."""
+
+    __slots__ = ()
+
+    def due(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def layouts_not_learned() -> Iterator[None]:
+    """Decode with the A-XDR and readings walks alone, as the first pushes of a meter are."""
+    book = schema().shape_books["Data"]
+    saved = book.learner, readings_module._PLANS
+    book.learner = _NeverLearner(1)
+    readings_module._PLANS = _NeverLearner(1)
+    try:
+        yield
+    finally:
+        book.learner, readings_module._PLANS = saved
+
+
 def stream_runner(wire: bytes, expected: int, **decoder_options: Any) -> Callable[[], None]:
     """Feed ``wire`` in 64-byte chunks to one long-lived StreamDecoder; check every result."""
     decoder = StreamDecoder(**decoder_options)
@@ -196,13 +221,16 @@ def throughput(vectors: dict[str, dict[str, Any]], quick: bool) -> list[dict[str
 
     def row(name: str, ours: float, ours_scope: str,
             gurux: tuple[Callable[[], Callable[[], object]], int, str] | None,
-            cosem: tuple[Callable[[], Callable[[], object]], int, str] | None) -> None:
+            cosem: tuple[Callable[[], Callable[[], object]], int, str] | None,
+            *, peers_note: str | None = None) -> None:
         entry: dict[str, Any] = {
             "push": name, "cosem_reader": ours, "cosem_reader_scope": ours_scope,
         }
         for label, missing, spec in (("gurux_dlms", gurux_missing, gurux),
                                      ("dlms_cosem", cosem_missing, cosem)):
-            if missing is not None:
+            if peers_note is not None:
+                entry[label], entry[f"{label}_scope"] = None, peers_note
+            elif missing is not None:
                 entry[label], entry[f"{label}_scope"] = None, missing
             elif spec is None:
                 entry[label], entry[f"{label}_scope"] = None, "cannot"
@@ -227,6 +255,10 @@ def throughput(vectors: dict[str, dict[str, Any]], quick: bool) -> list[dict[str
              "APDU → XML (deciphered); M-Bus framing not measured"),
             (lambda: peers.dlms_cosem_plaintext(plaintext), 1,
              "plaintext APDU → Data only: cannot decipher a push without tag, no M-Bus"))
+        with layouts_not_learned():
+            walk = rate(stream_runner(wire, 1, key=key), 1, seconds)
+        row("Netz NÖ as above, no layout learned (the A-XDR and readings walks alone)", walk,
+            "bytes → readings, every push walked", None, None, peers_note="measured above")
     if SALZBURG in vectors:
         apdu = bytes.fromhex(vectors[SALZBURG]["hex"])
         decoder = StreamDecoder()

@@ -173,9 +173,9 @@ class ShapeBook:
 
     def decoder(self, walk: _Decoder) -> _Decoder:
         """``walk`` with the learned shapes tried first, learning from what it decodes."""
-        learner = self.learner
 
         def decode_shaped(buf: bytes, pos: int) -> tuple[Any, int]:
+            learner = self.learner
             if type(buf) is bytes:
                 left = len(buf) - pos
                 for shape in learner.items:
