@@ -242,3 +242,11 @@ def test_the_switch_turns_learning_off(walk_only: bool) -> None:
     for _ in range(3):
         schema.decode("Data", body)
     assert ("Data" in schema.shape_books) is not walk_only
+
+
+def test_a_value_too_big_for_a_shape_takes_the_walk() -> None:
+    schema = learning_schema()
+    big = encode_data(("array", [("structure", [("long-unsigned", 1)] * 20)] * 127))
+    for _ in range(4):
+        assert outcome(schema, big) == outcome(WALK, big)
+    assert schema.shape_books["Data"].shapes == ()

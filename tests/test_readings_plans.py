@@ -253,3 +253,16 @@ def test_a_plan_scales_as_the_walk_does() -> None:
         raw=12937,
     )
     assert str(found[0].value) == "12.937"
+
+
+def test_a_body_too_big_for_a_plan_is_walked(fresh_plans: Learner[Any]) -> None:
+    body = (
+        "array",
+        [
+            ("structure", [obis("1.0.1.8.0.255"), ("long-unsigned", n), scaler_unit(0, 30)])
+            for n in range(1500)
+        ],
+    )
+    for _ in range(4):
+        same(readings_from_data(body), walk_only(body))
+    assert fresh_plans.items == ()

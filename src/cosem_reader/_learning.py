@@ -38,7 +38,7 @@ class Learner(Generic[T]):
         self._capacity = capacity
         #: What has been learned, the latest first; at most ``capacity`` items.
         self.items: tuple[T, ...] = ()
-        self._pending: dict[Hashable, None] = {}
+        self._pending: dict[int, None] = {}
         self._backoff = 0
         self._skip = 0
 
@@ -59,6 +59,9 @@ class Learner(Generic[T]):
         The second time a key is noted, ``make()`` builds the learned item, which is
         kept and returned.
         """
+        # Pending layouts are kept by hash: a big layout costs no memory while it
+        # waits, and a collision only learns a layout a sighting early.
+        key = hash(key)
         if key not in self._pending:
             if len(self._pending) >= _MAX_PENDING:
                 self._pending = {}

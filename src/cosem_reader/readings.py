@@ -547,8 +547,9 @@ class _Plan:
 
 #: Learned plans, shared by every walk: one per meter layout the process reads.
 _PLANS: Learner[_Plan] = Learner(8)
-#: Lists nested deeper than this are not worth a plan.
+#: Lists nested deeper than this, or bodies needing more checks, are not worth a plan.
 _MAX_PLAN_DEPTH = 16
+_MAX_PLAN_TERMS = 4096
 
 
 class _PlanUnfitError(Exception):
@@ -582,7 +583,11 @@ class _PlanWriter:
         return name
 
     def guard(self, expression: str, items: list[tuple[str, Any]], depth: int) -> None:
-        if depth > _MAX_PLAN_DEPTH or not isinstance(items, list):
+        if (
+            depth > _MAX_PLAN_DEPTH
+            or len(self.terms) > _MAX_PLAN_TERMS
+            or not isinstance(items, list)
+        ):
             raise _PlanUnfitError
         self.paths[id(items)] = expression
         self.terms.append(f"len({expression}) == {len(items)}")
