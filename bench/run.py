@@ -161,22 +161,13 @@ def plaintext_of(apdu: bytes, key: bytes | None, auth_key: bytes | None = None) 
     return decipher(parse_ciphered_apdu(apdu), key, auth_key).plaintext
 
 
-class _NeverLearner(Learner[Any]):
-    """A learner that studies nothing: every value takes the walk."""
-
-    __slots__ = ()
-
-    def due(self) -> bool:
-        return False
-
-
 @contextlib.contextmanager
 def layouts_not_learned() -> Iterator[None]:
     """Decode with the A-XDR and readings walks alone, as the first pushes of a meter are."""
     book = schema().shape_books["Data"]
     saved = book.learner, readings_module._PLANS
-    book.learner = _NeverLearner(1)
-    readings_module._PLANS = _NeverLearner(1)
+    book.learner = Learner(1, enabled=False)
+    readings_module._PLANS = Learner(1, enabled=False)
     try:
         yield
     finally:

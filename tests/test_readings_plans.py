@@ -25,18 +25,11 @@ from cosem_reader.readings import Reading, readings_from_data
 START = datetime(2026, 10, 25, 1, 59, 50, tzinfo=UTC)
 
 
-class _NeverLearner(Learner[Any]):
-    __slots__ = ()
-
-    def due(self) -> bool:
-        return False
-
-
 @contextlib.contextmanager
 def no_plans() -> Iterator[None]:
     """The walk deciding everything afresh: no plan is learned or used."""
     saved = readings_module._PLANS
-    readings_module._PLANS = _NeverLearner(1)
+    readings_module._PLANS = Learner(1, enabled=False)
     try:
         yield
     finally:

@@ -30,12 +30,14 @@ _MAX_BACKOFF = 64
 class Learner(Generic[T]):
     """Learned items, most recent first, and when to study a value to learn another."""
 
-    __slots__ = ("_backoff", "_capacity", "_pending", "_skip", "items")
+    __slots__ = ("_backoff", "_capacity", "_pending", "_skip", "enabled", "items")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, enabled: bool = True) -> None:
         if capacity < 1:
             raise ValueError("a learner keeps at least one item")
         self._capacity = capacity
+        #: Off, nothing is studied: every value takes the long way (tests, benchmarks).
+        self.enabled = enabled
         #: What has been learned, the latest first; at most ``capacity`` items.
         self.items: tuple[T, ...] = ()
         self._pending: dict[int, None] = {}
@@ -44,6 +46,8 @@ class Learner(Generic[T]):
 
     def due(self) -> bool:
         """Whether a value that no learned item handled should be studied now."""
+        if not self.enabled:
+            return False
         if self._skip:
             self._skip -= 1
             return False
