@@ -250,3 +250,17 @@ def test_a_value_too_big_for_a_shape_takes_the_walk() -> None:
     for _ in range(4):
         assert outcome(schema, big) == outcome(WALK, big)
     assert schema.shape_books["Data"].shapes == ()
+
+
+def test_a_failure_while_learning_costs_the_value_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = learning_schema()
+    book = schema.shape_books["Data"]
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a bug in the layout reader")
+
+    monkeypatch.setattr(book, "layout", broken)
+    body = kaifa_bodies(1)[0]
+    for _ in range(5):
+        assert outcome(schema, body) == outcome(WALK, body)
+    assert book.shapes == ()

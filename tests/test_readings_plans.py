@@ -259,3 +259,20 @@ def test_a_body_too_big_for_a_plan_is_walked(fresh_plans: Learner[Any]) -> None:
     for _ in range(4):
         same(readings_from_data(body), walk_only(body))
     assert fresh_plans.items == ()
+
+
+def test_a_failure_while_learning_costs_the_body_nothing(
+    fresh_plans: Learner[Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Learning only saves time: a bug in it is logged and the walk's readings stand."""
+
+    def broken(self: Any, elements: Any) -> str:
+        raise RuntimeError("a bug in the plan writer")
+
+    monkeypatch.setattr(readings_module._PlanWriter, "source", broken)
+    body = kaifa_bodies(1)[0]
+    with caplog.at_level("DEBUG", logger="cosem_reader._learning"):
+        for _ in range(5):
+            same(readings_from_data(body), walk_only(body))
+    assert fresh_plans.items == ()
+    assert "a bug in the plan writer" in caplog.text

@@ -13,12 +13,19 @@ can at worst learn a layout twice).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["Learner"]
+__all__ = ["Learner", "Study"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: What studying a value found: a key equal for equal layouts and how to build the
+#: learned item, or None when the layout cannot be learned.
+Study = tuple[Hashable, Callable[[], T]] | None
 
 #: Layouts seen once and waiting for a second sighting.
 _MAX_PENDING = 64
@@ -53,6 +60,24 @@ class Learner(Generic[T]):
             return False
         return True
 
+    def study(self, examine: Callable[[], Study[T]]) -> T | None:
+        """Examine a value no learned item handled; learn its layout on a second sighting.
+
+        Learning only saves time: whatever goes wrong in it is logged and costs the
+        value nothing, since the caller has decoded it the long way already.
+        """
+        try:
+            found = examine()
+            if found is None:
+                self.unfit()
+                return None
+            key, make = found
+            return self.note(key, make)
+        except Exception:  # any failure: see the docstring
+            log.debug("a layout could not be learned; the long way goes on", exc_info=True)
+            self.unfit()
+            return None
+
     def unfit(self) -> None:
         """The studied value has no layout that can be learned."""
         self._back_off()
@@ -72,7 +97,8 @@ class Learner(Generic[T]):
             self._pending[key] = None
             self._back_off()
             return None
-        del self._pending[key]
+        # pop, not del: another thread may have learned this layout meanwhile.
+        self._pending.pop(key, None)
         item = make()
         self.items = (item, *self.items[: self._capacity - 1])
         self._backoff = 0

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from cosem_reader._learning import Learner
+from cosem_reader._learning import Learner, Study
 
 __all__ = ["AlternativeLayout", "Shape", "ShapeBook"]
 
@@ -185,21 +185,17 @@ class ShapeBook:
                             return shape.build(fields), pos + shape.size
             value, end = walk(buf, pos)
             if type(buf) is bytes and learner.due():
-                self.learn(value, buf, pos, end)
+                learner.study(lambda: self.study(value, buf, pos, end))
             return value, end
 
         return decode_shaped
 
-    def learn(self, value: Any, buf: bytes, pos: int, end: int) -> Shape | None:
-        """Note the layout of ``value`` (the walk read it from ``buf[pos:end]``).
-
-        The second time a layout is noted it becomes a shape, which is returned.
-        """
+    def study(self, value: Any, buf: bytes, pos: int, end: int) -> Study[Shape]:
+        """The layout of ``value`` (the walk read it from ``buf[pos:end]``) for the learner."""
         layout = self.layout(value, buf, pos, end)
         if layout is None:
-            self.learner.unfit()
             return None
-        return self.learner.note(
+        return (
             (layout.fields, layout.expected),
             lambda: Shape(layout.fields, layout.guard, layout.expected, self._builder(layout)),
         )

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cosem_reader._learning import Learner
+from cosem_reader._learning import Learner, Study
 from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
@@ -641,15 +641,14 @@ class _PlanWriter:
         return "\n".join(lines) + "\n"
 
 
-def _learn_plan(elements: list[tuple[str, Any]], steps: list[_Step]) -> None:
+def _plan_study(elements: list[tuple[str, Any]], steps: list[_Step]) -> Study[_Plan]:
     writer = _PlanWriter(steps)
     try:
         source = writer.source(elements)
     except _PlanUnfitError:
-        _PLANS.unfit()
-        return
+        return None
     # Equal layouts give equal sources and constants (reprs: scaler-units hold lists).
-    _PLANS.note((source, repr(writer.constants)), lambda: _Plan(source, writer.namespace))
+    return (source, repr(writer.constants)), lambda: _Plan(source, writer.namespace)
 
 
 def readings_from_data(
@@ -681,8 +680,9 @@ def readings_from_data(
         walk.steps = []
     walk.elements(elements, "")
     if any(reading.obis is not None for reading in walk.readings):
-        if walk.steps is not None:
-            _learn_plan(elements, walk.steps)
+        steps = walk.steps
+        if steps is not None:
+            _PLANS.study(lambda: _plan_study(elements, steps))
         return walk.readings
     if study:
         # Without OBIS codes the layouts decide, and the caller may pass others.
