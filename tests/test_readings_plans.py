@@ -276,3 +276,14 @@ def test_a_failure_while_learning_costs_the_body_nothing(
             same(readings_from_data(body), walk_only(body))
     assert fresh_plans.items == ()
     assert "a bug in the plan writer" in caplog.text
+
+
+def test_changing_a_returned_tree_does_not_change_a_plan(fresh_plans: Learner[Any]) -> None:
+    body = kaifa_bodies(1, nested=False)[0]
+    for _ in range(3):
+        readings_from_data(body)
+    assert fresh_plans.items
+    # The caller edits the scaler-unit of the body the plan was learned from ...
+    body[1][3][1][0] = ("integer", -3)
+    # ... and a push that really has that scaler-unit must not be read with the old one.
+    same(readings_from_data(body), walk_only(body))

@@ -22,6 +22,7 @@ when the clocks go back).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -599,7 +600,8 @@ class _PlanWriter:
                 role == "value"
                 and (name in _CONTAINERS or (name == "octet-string" and len(value) == 6))
             ):
-                self.terms.append(f"{item} == {self.bind(element)}")
+                # A copy: the learning push's tree went to the caller, who may change it.
+                self.terms.append(f"{item} == {self.bind(copy.deepcopy(element))}")
             elif role == "value":
                 self.terms.append(f"{item}[0] == {self.bind(name)}")
                 if name == "octet-string":
