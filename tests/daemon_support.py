@@ -37,6 +37,19 @@ def push(index: int, key: bytes = KEY) -> bytes:
     return mbus_push(ciphered_push(plaintext, key, SYSTEM_TITLE, 1000 + index))
 
 
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter (one that has imported nothing the tests have)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=daemon_environment(cwd),
+        cwd=cwd,
+        check=False,
+        timeout=60,
+    )
+
+
 def daemon_environment(config_home: Path) -> dict[str, str]:
     """The environment of a daemon under test: none of the developer's settings.
 

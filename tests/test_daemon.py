@@ -11,8 +11,6 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from broker import Broker, broker_fixture  # noqa: F401  (the fixture)
-from daemon_support import KEY, SYSTEM_TITLE, WRONG_KEY, Daemon, daemon_environment, push
+from daemon_support import KEY, SYSTEM_TITLE, WRONG_KEY, Daemon, push, run_python
 from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
@@ -200,15 +198,7 @@ class TestReplay:
             "print('loaded', code, sorted(n for n in sys.modules if n.split('.')[0] in "
             "{'paho', 'ssl', '_ssl'}))\n"
         )
-        result = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            env=daemon_environment(tmp_path),
-            cwd=tmp_path,
-            check=False,
-            timeout=60,
-        )
+        result = run_python(code, tmp_path)
         assert frame_counters(result.stdout.splitlines()) == [1000, 1001], result.stderr
         assert result.stdout.splitlines()[-1] == "loaded 0 []"
 

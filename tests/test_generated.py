@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # codegen/ is a build tool at the top of the tree, not part of the installed package.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from daemon_support import run_python  # noqa: E402
 
 from codegen.generate import OUTPUT, SOURCE, render  # noqa: E402
 
@@ -51,7 +52,7 @@ def test_generated_module_names_its_source_and_hash() -> None:
     assert any("run `make generate`" in line for line in head)
 
 
-def test_importing_the_reader_loads_neither_jinja2_nor_asn1tools() -> None:
+def test_importing_the_reader_loads_neither_jinja2_nor_asn1tools(tmp_path: Path) -> None:
     # A fresh interpreter: in this one the tests themselves have imported the generator.
     code = (
         "import sys\n"
@@ -61,12 +62,6 @@ def test_importing_the_reader_loads_neither_jinja2_nor_asn1tools() -> None:
         "print(sorted(n for n in sys.modules if n.split('.')[0] in "
         "{'jinja2', 'asn1tools', 'codegen', 'pyparsing'}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    result = run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
