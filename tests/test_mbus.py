@@ -401,3 +401,20 @@ def test_reader_never_raises_and_chunking_does_not_matter(
     results = _read_all(data, chunk_sizes)
     assert all(isinstance(item, LongFrame | FrameError) for item in results)
     assert _summary(results) == _summary(_read_all(data))
+
+
+@pytest.mark.parametrize(
+    ("before", "lost"),
+    [
+        pytest.param(b"\x00\x01\x02", False, id="three-stray-bytes"),
+        pytest.param(bytes(20), True, id="a-frames-worth-of-bytes"),
+        pytest.param(bytes.fromhex("68 03 03 68 53 FF 10 63 16"), True, id="damaged-frame"),
+    ],
+)
+def test_a_frame_error_says_whether_a_frame_was_lost(before: bytes, lost: bool) -> None:
+    """The transport ends an open APDU on a lost frame, but not on stray bytes."""
+    good = bytes.fromhex("68 03 03 68 53 FF 10 62 16")
+    found = LongFrameReader().feed(before + good)
+    (error,) = [item for item in found if isinstance(item, FrameError)]
+    assert error.frame_lost is lost
+    assert isinstance(found[-1], LongFrame)

@@ -15,6 +15,7 @@ from support.encoder import (
     mbus_push,
 )
 from support.hdlc_frames import build_general_block_transfer, build_hdlc_frames
+from support.mbus_telegrams import split_into_telegrams
 
 from cosem_reader.errors import CosemReaderError, SecurityError
 from cosem_reader.link import guess_layer
@@ -157,3 +158,28 @@ def test_truncated_bare_apdu_is_reported_at_the_end() -> None:
     assert decoder.feed(apdu[:-3]) == []
     (error,) = decoder.flush()
     assert isinstance(error, CosemReaderError)
+
+
+def test_a_lost_tail_and_the_next_lost_head_make_no_reading_and_no_key_error() -> None:
+    """Line noise took the last telegram of one push and the first of the next.
+
+    The two telegrams left (segment 0 of one push, segment 1 of the next) would join
+    like one push, decipher to garbage and read as a wrong key; the M-Bus reader's
+    report of the damaged telegrams keeps them apart.
+    """
+    apdus = [ciphered_push(plaintext(n), KEY, TITLE, n, 0x20) for n in (1, 2, 3)]
+    size = (len(apdus[0]) + 1) // 2 + 2
+    pushes = [split_into_telegrams(apdu, size) for apdu in apdus]
+    assert [len(telegrams) for telegrams in pushes] == [2, 2, 2]
+
+    def damaged(telegram: bytes) -> bytes:
+        return telegram[:-2] + bytes([telegram[-2] ^ 0xFF]) + telegram[-1:]
+
+    wire = (
+        pushes[0][0] + damaged(pushes[0][1]) + damaged(pushes[1][0]) + pushes[1][1]
+        + b"".join(pushes[2])
+    )
+    results = StreamDecoder(key=KEY, layer="mbus").feed(wire)
+    assert counters(results) == [3]
+    assert not any(isinstance(result, SecurityError) for result in results)
+    assert any("a telegram was lost" in str(result) for result in results)

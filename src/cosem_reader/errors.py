@@ -49,6 +49,20 @@ class FrameError(CosemReaderError, ValueError):
 
     layer = "frame"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        offset: int | None = None,
+        hint: str | None = None,
+        frame_lost: bool = False,
+    ) -> None:
+        super().__init__(message, offset=offset, hint=hint)
+        #: Whether a frame was lost in the skipped bytes (one was rejected, or at least
+        #: a frame's worth of bytes went by), not just noise between frames.  A
+        #: transport must then not join the segments on either side into one APDU.
+        self.frame_lost = frame_lost
+
 
 class SegmentError(CosemReaderError, ValueError):
     """The segments or blocks of one APDU do not fit together."""

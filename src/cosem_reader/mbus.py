@@ -484,12 +484,14 @@ class LongFrameReader:
                 f"skipped {count} byte(s) that do not begin an M-Bus long frame (68 L L 68)",
                 offset=self._run_start,
                 hint=_HINT_LINE,
+                frame_lost=count >= _MIN_FRAME_LENGTH,
             )
         else:
             error = FrameError(
                 f"skipped {count} byte(s): {failure.message}",
                 offset=self._run_start,
                 hint=failure.hint,
+                frame_lost=True,
             )
         log.debug("%s", error)
         out.append(error)

@@ -155,6 +155,10 @@ class StreamDecoder:
     ) -> None:
         if isinstance(frame, CosemReaderError):
             self._error(frame, results)
+            # A lost telegram ends the APDU being joined (see SegmentJoiner.push).
+            if isinstance(frame, FrameError):
+                for apdu in self._segments.push(frame):
+                    self._on_link_apdu(apdu, results)
             return
         self.counters.frames += 1
         if self.on_frame is not None:

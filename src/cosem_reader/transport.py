@@ -7,8 +7,9 @@ transport service access points STSAP (``01``) and DTSAP (``67``), followed by t
 next piece of the APDU.  Kaifa MA309M pushes arrive as two telegrams, ``CI = 0x00``
 and ``CI = 0x11``; a push that fits one telegram has ``CI = 0x10``.
 
-This module reads only the fields of :class:`~cosem_reader.mbus.LongFrame`; the
-bytes of the frame are the link layer's business.
+This module reads only the fields of :class:`~cosem_reader.mbus.LongFrame` and
+whether a :class:`~cosem_reader.errors.FrameError` lost a telegram; the bytes of the
+frame are the link layer's business.
 
 The ``offset`` of a :class:`SegmentError` is a byte position in this layer's
 input: the user data of all segments pushed so far, one after the other.
@@ -20,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import Final
 
-from cosem_reader.errors import SegmentError
+from cosem_reader.errors import FrameError, SegmentError
 from cosem_reader.mbus import LongFrame
 
 __all__ = ["SegmentJoiner", "join_segments"]
@@ -66,9 +67,21 @@ class SegmentJoiner:
         """True while segments of an unfinished APDU are held."""
         return self._next is not None
 
-    def push(self, frame: LongFrame) -> list[bytes | SegmentError]:
-        """Take the next telegram; return the APDU it completed and what had to be discarded."""
+    def push(self, frame: LongFrame | FrameError) -> list[bytes | SegmentError]:
+        """Take the next telegram; return the APDU it completed and what had to be discarded.
+
+        The link layer's errors may be passed in stream order too: one that lost a
+        telegram ends the open APDU, whose rest is gone.  Otherwise the tail of one
+        push and the head of the next, both lost, would leave segments 0 and 1 of two
+        pushes that join like one.
+        """
         out: list[bytes | SegmentError] = []
+        if isinstance(frame, FrameError):
+            if frame.frame_lost and self._next is not None:
+                # The segments after the lost one belong to the dropped APDU: no more errors.
+                self._dropping = self._next + 1
+                self._discard_open(out, self._received, "a telegram was lost on the line")
+            return out
         at = self._received
         self._received += len(frame.user_data)
         number = frame.segment_number
