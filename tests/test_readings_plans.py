@@ -8,6 +8,7 @@ those of a walk that decides everything afresh.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -218,6 +219,10 @@ def test_the_plan_source_holds_no_decoded_values() -> None:
     source = writer.source(body[1])
     assert "import" not in source
     assert "exit" not in source
+    # Past the def line: only indices, lengths, operators and the bound names k<n>.
+    body_lines = source.splitlines()[1:]
+    assert all(re.fullmatch(r"[\w\s\[\]\(\)=.,:<>!]*", line) for line in body_lines)
+    assert not re.search(r"[(,]\s*-?\d+\s*[,)]", source)  # no number passed as a value
 
 
 def test_a_body_without_obis_codes_learns_no_plan(fresh_plans: Learner[Any]) -> None:

@@ -634,7 +634,9 @@ class _PlanWriter:
             if scaler_unit is not None and items[index + 1][0] in _NUMBER_TYPES:
                 scaler, unit_code = scaler_unit
                 unit = self.bind(_UNIT_SYMBOLS.get(unit_code))
-                lines.append(f"    add(scaled({obis}, {at}, {value}, {scaler}, {unit}))")
+                lines.append(
+                    f"    add(scaled({obis}, {at}, {value}, {self.bind(scaler)}, {unit}))"
+                )
             else:
                 lines.append(
                     f"    walk.register({obis}, {value}, {self.bind(scaler_unit)}, {at})"
