@@ -104,13 +104,6 @@ class Learner(Generic[T]):
         self._backoff = 0
         return item
 
-    def forget(self) -> None:
-        """Drop everything learned (for tests and benchmarks that measure the long way)."""
-        self.items = ()
-        self._pending = {}
-        self._backoff = 0
-        self._skip = 0
-
     def _back_off(self) -> None:
         self._backoff = min(_MAX_BACKOFF, max(1, self._backoff * 2))
         self._skip = self._backoff

@@ -226,10 +226,6 @@ class ShapeBook:
         build: Callable[[tuple[Any, ...]], Any] = namespace["build"]
         return build
 
-    def forget(self) -> None:
-        """Drop every learned layout (for tests and benchmarks that measure the walk)."""
-        self.learner.forget()
-
 
 def _text_decoder(encoding: str) -> Callable[[bytes], str]:
     def decode_text(data: bytes) -> str:

@@ -58,9 +58,11 @@ class FrameError(CosemReaderError, ValueError):
         frame_lost: bool = False,
     ) -> None:
         super().__init__(message, offset=offset, hint=hint)
-        #: Whether a frame was lost in the skipped bytes (one was rejected, or at least
-        #: a frame's worth of bytes went by), not just noise between frames.  A
-        #: transport must then not join the segments on either side into one APDU.
+        #: Set by the M-Bus reader: whether a frame was lost in the skipped bytes (one
+        #: was rejected, or at least a frame's worth of bytes went by), not just noise
+        #: between frames.  The segment joiner then does not join the segments on
+        #: either side into one APDU.  (The HDLC joiner drops its open APDU on any
+        #: frame error.)
         self.frame_lost = frame_lost
 
 

@@ -110,6 +110,9 @@ _ADLER_PIECE: Final = 256
 
 def _byte_sum(data: _Buffer, start: int, end: int) -> int:
     """The sum of ``data[start:end]``, through zlib's Adler-32 (five times faster than sum())."""
+    if end - start <= _ADLER_PIECE:
+        # Every frame but the T210-D's L + 256 reading: one call.
+        return (zlib.adler32(data[start:end]) & 0xFFFF) - 1
     total = 0
     while start < end:
         stop = min(end, start + _ADLER_PIECE)
@@ -124,11 +127,7 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
     ``base`` is the stream offset of ``data[0]``, for the failure's offset.
     """
     checksum_at = start + _HEADER_LENGTH + length
-    if length <= _ADLER_PIECE:
-        # One Adler-32 call (see _byte_sum): every frame but the T210-D's L + 256 reading.
-        checksum = ((zlib.adler32(data[start + _HEADER_LENGTH : checksum_at]) & 0xFFFF) - 1) & 0xFF
-    else:
-        checksum = _byte_sum(data, start + _HEADER_LENGTH, checksum_at) & 0xFF
+    checksum = _byte_sum(data, start + _HEADER_LENGTH, checksum_at) & 0xFF
     if checksum != data[checksum_at]:
         return _Failure(
             f"long frame at byte {base + start} (L={length}) has checksum "
