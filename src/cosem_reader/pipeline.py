@@ -16,13 +16,19 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from cosem_reader import hdlc, mbus
 from cosem_reader._slots import frozen_constructor
 from cosem_reader.apdu import decode_apdu, schema
 from cosem_reader.block_transfer import BlockTransferJoiner
-from cosem_reader.errors import AxdrError, CosemReaderError, FrameError, SecurityError
+from cosem_reader.errors import (
+    AxdrError,
+    CosemReaderError,
+    FrameError,
+    SecurityError,
+    SegmentError,
+)
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout
 from cosem_reader.link import LinkProbe
 from cosem_reader.obis import ObisCode
@@ -49,6 +55,12 @@ Layer = Literal["auto", "mbus", "hdlc", "raw"]
 Decoded = Notification | CipheredApdu | CosemReaderError
 
 _MAX_RAW_APDU = 65536
+
+
+class _Joiner(Protocol):
+    """What joins a link layer's frames into APDUs (M-Bus segments, HDLC segments)."""
+
+    def push(self, frame: Any) -> list[bytes | SegmentError]: ...
 
 
 @dataclass
@@ -109,10 +121,10 @@ class StreamDecoder:
         results: list[Decoded] = []
         if self._active == "mbus":
             for frame in self._mbus_reader.feed(chunk):
-                self._on_mbus_frame(frame, results)
+                self._on_frame(frame, self._segments, results)
         elif self._active == "hdlc":
             for hdlc_frame in self._hdlc_reader.feed(chunk):
-                self._on_hdlc_frame(hdlc_frame, results)
+                self._on_frame(hdlc_frame, self._hdlc_joiner, results)
         else:
             self._raw += chunk
             self._drain_raw(results, final=False)
@@ -127,12 +139,12 @@ class StreamDecoder:
             results += self.feed(data)
         if self._active == "mbus":
             for frame in self._mbus_reader.flush():
-                self._on_mbus_frame(frame, results)
+                self._on_frame(frame, self._segments, results)
             for segment_error in self._segments.flush():
                 self._error(segment_error, results)
         elif self._active == "hdlc":
             for hdlc_frame in self._hdlc_reader.flush():
-                self._on_hdlc_frame(hdlc_frame, results)
+                self._on_frame(hdlc_frame, self._hdlc_joiner, results)
             for apdu in self._hdlc_joiner.flush():
                 self._on_link_apdu(apdu, results)
         elif self._active == "raw":
@@ -150,37 +162,25 @@ class StreamDecoder:
         self.counters.errors += 1
         results.append(error)
 
-    def _on_mbus_frame(
-        self, frame: mbus.LongFrame | CosemReaderError, results: list[Decoded]
+    def _on_frame(
+        self,
+        frame: mbus.LongFrame | hdlc.HdlcFrame | CosemReaderError,
+        joiner: _Joiner,
+        results: list[Decoded],
     ) -> None:
-        if isinstance(frame, CosemReaderError):
-            self._error(frame, results)
-            # A lost telegram ends the APDU being joined (see SegmentJoiner.push).
-            if isinstance(frame, FrameError):
-                for apdu in self._segments.push(frame):
-                    self._on_link_apdu(apdu, results)
-            return
-        self.counters.frames += 1
-        if self.on_frame is not None:
-            self.on_frame(frame)
-        for apdu in self._segments.push(frame):
-            self._on_link_apdu(apdu, results)
-
-    def _on_hdlc_frame(
-        self, frame: hdlc.HdlcFrame | CosemReaderError, results: list[Decoded]
-    ) -> None:
+        """One frame, or link-layer error, of either link layer, through its joiner."""
         if isinstance(frame, CosemReaderError):
             # A lost frame in the middle of a segmented APDU must not let its
             # neighbours be joined into a wrong one: the joiner drops what is open.
             if isinstance(frame, FrameError):
-                for apdu in self._hdlc_joiner.push(frame):
+                for apdu in joiner.push(frame):
                     self._on_link_apdu(apdu, results)
             self._error(frame, results)
             return
         self.counters.frames += 1
         if self.on_frame is not None:
             self.on_frame(frame)
-        for apdu in self._hdlc_joiner.push(frame):
+        for apdu in joiner.push(frame):
             self._on_link_apdu(apdu, results)
 
     def _on_link_apdu(self, apdu: bytes | CosemReaderError, results: list[Decoded]) -> None:
