@@ -56,7 +56,7 @@ class TestDefaults:
         """Every MqttSettings field is a [mqtt] option (language/template come from decoding)."""
         fields = {field.name for field in dataclasses.fields(MqttSettings)}
         options = {option.key for option in OPTIONS if option.section == "mqtt"}
-        assert options - {"password_file"} == fields - {"language", "name_template"}
+        assert options - {"password_file", "compat"} == fields - {"language", "name_template"}
 
 
 class TestPrecedence:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
+from cosem_reader.config_import import COMPAT_NAME, ORIGINAL_SECTIONS, new_name
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import ListLayout, layout_from_config
 from cosem_reader.mqtt import MqttSettings
@@ -222,6 +223,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("mqtt", "reconnect_min_delay", "int", 1, "first wait before reconnecting", minimum=1),
     Option("mqtt", "reconnect_max_delay", "int", 30, "longest wait between reconnects",
            minimum=1),
+    Option("mqtt", "compat", "choice", "none", "publish the topics and payloads of another "
+           "reader (smart-meter-mbus-dlms: not yet acted on)", "--compat",
+           choices=("none", COMPAT_NAME)),
     # debug: smart-meter-mbus-dlms' debug section
     Option("debug", "stop_after_bytes", "int", 0, "stop after this many bytes (0: never)",
            minimum=0),
@@ -561,6 +565,10 @@ def _unknown(collector: _Collector, name: str, known: Iterable[str], origin: str
     bare = name.rsplit(".", 1)[-1]
     close = difflib.get_close_matches(bare, list(known), n=1)
     hint = f"did you mean {close[0]!r}?" if close else None
+    renamed = new_name(bare if name.startswith("meter[") else name)
+    if renamed:
+        hint = (f"did you mean {renamed!r}? (smart-meter-mbus-dlms' name; "
+                "`cosem-reader config import` converts its default.json5)")
     collector.problem(name, "unknown key", origin, hint)
 
 
@@ -590,6 +598,10 @@ def _read_file_layer(collector: _Collector, data: Mapping[str, Any], path: Path)
                     if converted is not None:
                         values[key] = (converted, f"file {path}")
                 collector.meters.append(values)
+            continue
+        if section in ORIGINAL_SECTIONS and section not in _SECTIONS and isinstance(table, dict):
+            for key in table:  # each of the original's keys answered with its new name
+                _unknown(collector, f"{section}.{key}", (), origin)
             continue
         if section not in _SECTIONS:
             _unknown(collector, section, [*_SECTIONS, "meter"], origin)
@@ -795,6 +807,9 @@ def load_settings(
         _read_file_layer(collector, data, path)
     _read_env_layer(collector, env)
     _read_flag_layer(collector, flags)
+    if _value(collector.values, "mqtt.compat") != "none":
+        warnings.append(f"mqtt.compat = {COMPAT_NAME!r} is not acted on yet: topics and payloads"
+                        " are cosem-reader's (see docs/migrating.md)")
     if collector.problems:
         raise ConfigProblems(collector.problems)
     try:
@@ -972,6 +987,7 @@ def _mqtt_settings(
         option.key: _value(values, option.name) for option in OPTIONS if option.section == "mqtt"
     }
     password_file = kwargs.pop("password_file")
+    kwargs.pop("compat")  # for the compat publisher, which is not written yet
     if kwargs.get("password") is None:
         try:
             if password_file:

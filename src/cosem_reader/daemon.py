@@ -49,6 +49,7 @@ from cosem_reader.config import (
     load_settings,
     render_settings,
 )
+from cosem_reader.config_import import add_import_command
 from cosem_reader.errors import (
     ConfigError,
     CosemReaderError,
@@ -836,7 +837,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
                       help="log at debug level and show tracebacks")
     read.set_defaults(handler=run_read)
 
-    config = commands.add_parser("config", help="check the configuration")
+    config = commands.add_parser("config", help="check or import the configuration")
     actions = config.add_subparsers(dest="config_command", metavar="ACTION")
     check = actions.add_parser(
         "check",
@@ -847,6 +848,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _add_setting_flags(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of TOML")
     check.set_defaults(handler=run_config_check)
+    add_import_command(actions)
     config.set_defaults(handler=_config_usage(config))
 
 
