@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--auth-key", metavar="HEX", help="authentication key (GAK), 32 hex digits")
     decode.add_argument(
         "--layer",
-        choices=("auto", "mbus", "hdlc", "raw"),
+        choices=("auto", "mbus", "hdlc", "raw", "dsmr"),
         default="auto",
         help="link layer of the capture (default: recognise it)",
     )
