@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from broker import Broker, broker_fixture  # noqa: F401  (the fixture)
+from daemon_support import Daemon
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paho.mqtt.enums import CallbackAPIVersion
 from support.dsmr_telegrams import SAGEMCOM_SYSTEM_TITLE, ciphered_telegram, telegram
+from support.pty_meter import PtyMeter
 
 from cosem_reader.cli import main
 from cosem_reader.dsmr import P1Reader, Telegram, crc16, notification_from_telegram
@@ -331,3 +338,76 @@ def test_cli_decodes_a_dsmr_capture(tmp_path: Path, capsys: pytest.CaptureFixtur
     documents = [json.loads(line) for line in out.splitlines()]
     assert [d["values"]["1-0:1.8.0"]["value"] for d in documents] == [6545766, 6545767]
     assert documents[0]["frame_counter"] == 100
+
+
+def test_cli_xml_shows_the_telegram_and_the_ciphered_frame(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deciphered: the telegram in a comment (no APDU to translate); without key: Gurux XML."""
+    capture = tmp_path / "p1.bin"
+    capture.write_bytes(ciphered_telegram(T210_D_R, KEY, AUTH_KEY, 5) + b"\r\n")
+    argv = ["decode", str(capture), "--layer", "dsmr", "--format", "xml"]
+    assert main([*argv, "--key", KEY.hex(), "--auth-key", AUTH_KEY.hex()]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("<!-- DSMR telegram\n/EST5\\253710000_A")
+    assert "1-0:1.8.0(006545766*Wh)" in out
+    main(argv)
+    out = capsys.readouterr().out
+    assert "<GeneralGloCiphering>" in out
+
+
+# -- the daemon: serial port to MQTT and Home Assistant ---------------------------------
+
+
+@pytest.fixture
+def meter(tmp_path: Path) -> Iterator[PtyMeter]:
+    instance = PtyMeter(tmp_path / "ttyP1")
+    yield instance
+    instance.close()
+
+
+@pytest.mark.broker
+def test_t210_on_a_serial_port_to_mqtt_and_home_assistant(meter: PtyMeter, broker: Broker) -> None:
+    """Ciphered telegrams with noise between, joined mid-frame: state, values, discovery."""
+    received: list[tuple[str, bytes]] = []
+    changed = threading.Condition()
+    subscribed = threading.Event()
+
+    def on_message(_client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
+        with changed:
+            received.append((message.topic, message.payload))
+            changed.notify_all()
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-dsmr")
+    client.on_message = on_message
+    client.on_subscribe = lambda *_args: subscribed.set()
+    client.connect(broker.host, broker.port)
+    client.subscribe([("p1/#", 1), ("homeassistant/#", 1)])
+    client.loop_start()
+    assert subscribed.wait(10)
+    args = ["--port", str(meter.path), "--key", KEY.hex(), "--auth-key", AUTH_KEY.hex()]
+    daemon = Daemon([*args, "--mqtt-url", broker.url, "--topic-base", "p1", "--name", "styria"])
+    try:
+        daemon.wait_for_stderr("reading serial port")
+        meter.write(ciphered_stream(4, b"\r\n\x00")[40:])
+
+        def states() -> list[dict[str, object]]:
+            return [json.loads(p) for t, p in received if t == "p1/styria/state"]
+
+        with changed:
+            assert changed.wait_for(lambda: len(states()) >= 3, 20), daemon.output()
+            found = states()
+            configs = [json.loads(p) for t, p in received if t.startswith("homeassistant/") and p]
+        assert [state["frame_counter"] for state in found] == [101, 102, 103]
+        assert found[0]["values"]["1-0:1.8.0"] == {  # type: ignore[index]
+            "value": 6545767,
+            "unit": "Wh",
+            "name": "Active energy import (+A)",
+        }
+        energy = [c for c in configs if c.get("unit_of_measurement") == "Wh"]
+        assert energy, configs
+        assert energy[0]["device_class"] == "energy"
+    finally:
+        assert daemon.stop() == 0
+        client.loop_stop()
+        client.disconnect()
