@@ -411,3 +411,11 @@ def test_t210_on_a_serial_port_to_mqtt_and_home_assistant(meter: PtyMeter, broke
         assert daemon.stop() == 0
         client.loop_stop()
         client.disconnect()
+
+
+def test_with_an_authentication_key_a_plain_telegram_does_not_count() -> None:
+    """Only authenticated telegrams count once the user gave the key to check them."""
+    stream = DSMR5 + ciphered_stream(1) + b"\r\n"
+    results = decode_capture(stream, key=KEY, auth_key=AUTH_KEY, layer="dsmr")
+    assert [type(item) for item in results] == [SecurityError, Notification]
+    assert "only authenticated telegrams count" in str(results[0])

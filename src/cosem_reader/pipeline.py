@@ -209,6 +209,16 @@ class StreamDecoder:
         elif isinstance(item, bytes):
             self.counters.frames += 1
             self._on_link_apdu(item, results)
+        elif self.auth_key is not None:
+            # Anyone can write plain text onto the line: with a key to check, it counts not.
+            self._error(
+                SecurityError(
+                    "a plain DSMR telegram arrived, but an authentication key is set: "
+                    "only authenticated telegrams count",
+                    hint="drop the authentication key if the meter sends plain telegrams",
+                ),
+                results,
+            )
         else:
             self.counters.frames += 1
             self.counters.notifications += 1
