@@ -152,7 +152,9 @@ def test_a_telegram_cut_off_by_the_end_of_the_stream_is_reported() -> None:
 
 def test_steiermark_t210_d_r_readings() -> None:
     """Exact values and units as written, the meter's time with its summer offset."""
-    notification = notification_from_telegram(only(read_all(T210_D_R)))
+    found = only(read_all(T210_D_R))
+    assert found.identification == "EST5\\253710000_A"
+    notification = notification_from_telegram(found)
     assert notification.timestamp == datetime(2022, 10, 6, 15, 50, 14, tzinfo=SUMMER)
     energy = notification.reading("1-0:1.8.0")
     assert energy is not None
@@ -419,3 +421,25 @@ def test_with_an_authentication_key_a_plain_telegram_does_not_count() -> None:
     results = decode_capture(stream, key=KEY, auth_key=AUTH_KEY, layer="dsmr")
     assert [type(item) for item in results] == [SecurityError, Notification]
     assert "only authenticated telegrams count" in str(results[0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    noise=st.lists(st.binary(max_size=40), min_size=4, max_size=4),
+    chunk=st.integers(1, 80),
+    layer=st.sampled_from(["dsmr", "auto"]),
+)
+def test_noise_between_ciphered_frames_loses_no_frame(
+    noise: list[bytes], chunk: int, layer: str
+) -> None:
+    """Whatever lies between the frames (no DB 08 in it), every frame is deciphered."""
+    gaps = [b"\r\n" + gap.replace(b"\xdb", b"") for gap in noise]
+    frames = [
+        ciphered_telegram(telegram("EST5X", [f"1-0:1.8.0({index}*Wh)"]), KEY, AUTH_KEY, index)
+        for index in range(4)
+    ]
+    stream = b"".join(gap + frame for gap, frame in zip(gaps, frames, strict=True)) + b"\r\n"
+    decoder = StreamDecoder(key=KEY, auth_key=AUTH_KEY, layer=layer)  # type: ignore[arg-type]
+    results = feed(decoder, stream, chunk)
+    notifications = [item for item in results if isinstance(item, Notification)]
+    assert [n.frame_counter for n in notifications] == [0, 1, 2, 3], results

@@ -48,9 +48,8 @@ MAX_CIPHERED_FRAME = MAX_TELEGRAM + 64
 
 _START = ord("/")
 _END = ord("!")
-_GENERAL_GLO_CIPHERING = 0xDB
-_SYSTEM_TITLE_LENGTH = 8
 _CRC_DIGITS = 4
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _NOT_TEXT = re.compile(rb"[^\x20-\x7e\r\n]|/[A-Za-z]{3}\d")
 #: ``/`` + the three-letter manufacturer id + the baud-rate digit (IEC 62056-21 §6.3.14).
 _IDENTIFICATION = re.compile(rb"/[A-Za-z]{3}\d")
@@ -119,7 +118,7 @@ def _crc_end(data: bytes, bang: int) -> tuple[int | None, int] | None:
     if after[:1] in (b"\r", b"\n"):
         return None, bang + 1
     if len(after) < _CRC_DIGITS:
-        return None if all(chr(b) in "0123456789abcdefABCDEF" for b in after) else (-1, bang + 1)
+        return None if all(byte in _HEX_DIGITS for byte in after) else (-1, bang + 1)
     try:
         return int(after, 16), bang + 1 + _CRC_DIGITS
     except ValueError:
@@ -180,11 +179,7 @@ def _ciphered_end(data: bytes, start: int) -> int | None:
     the system title (three capital letters), a length the reader can hold, and a
     security control byte of suite 0–2 that ciphers or authenticates.
     """
-    head = data[start : start + _CIPHERED_HEADER]
-    if len(head) < 2:
-        return None if head in (b"", bytes([_GENERAL_GLO_CIPHERING])) else -1
-    if head[1] != _SYSTEM_TITLE_LENGTH:
-        return -1
+    head = data[start : start + _CIPHERED_HEADER]  # begins DB 08 (the scan found it)
     maker = head[2:5]
     if not all(0x41 <= byte <= 0x5A for byte in maker):
         return -1
