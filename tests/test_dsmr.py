@@ -20,7 +20,8 @@ from support.dsmr_telegrams import SAGEMCOM_SYSTEM_TITLE, ciphered_telegram, tel
 from support.pty_meter import PtyMeter
 
 from cosem_reader.cli import main
-from cosem_reader.dsmr import P1Reader, Telegram, crc16, notification_from_telegram
+from cosem_reader.dsmr import P1Reader, Telegram, crc16
+from cosem_reader.dsmr_readings import notification_from_telegram
 from cosem_reader.errors import FrameError, SecurityError
 from cosem_reader.jsonout import notification_to_dict
 from cosem_reader.link import LinkProbe

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Literal, Protocol
 
-from cosem_reader import dsmr, hdlc, mbus
+from cosem_reader import dsmr, dsmr_readings, hdlc, mbus
 from cosem_reader._slots import frozen_constructor
 from cosem_reader.apdu import decode_apdu, schema
 from cosem_reader.block_transfer import BlockTransferJoiner
@@ -222,7 +222,7 @@ class StreamDecoder:
         else:
             self.counters.frames += 1
             self.counters.notifications += 1
-            results.append(dsmr.notification_from_telegram(item, self.local_zone))
+            results.append(dsmr_readings.notification_from_telegram(item, self.local_zone))
 
     def _drain_raw(self, results: list[Decoded], *, final: bool) -> None:
         """Bare APDUs back to back: A-XDR says where each one ends."""
@@ -332,7 +332,7 @@ def _deciphered_telegram(plaintext: bytes, local_zone: tzinfo | None) -> Notific
     if isinstance(found, FrameError):
         raise found
     assert found is not None  # final: a telegram or an error
-    return dsmr.notification_from_telegram(found, local_zone)
+    return dsmr_readings.notification_from_telegram(found, local_zone)
 
 
 def _has_tagged_date_time(data: bytes) -> bool:
