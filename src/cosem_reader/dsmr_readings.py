@@ -44,13 +44,14 @@ _HEX_TEXT = frozenset({(0, 96, 1), (0, 96, 13), (0, 42, 0)})
 _TEXT = frozenset({(1, 0, 2), (0, 96, 14)})
 
 
-def _timestamp(text: str, zone: tzinfo) -> datetime | None:
+def _timestamp(text: str, zone: tzinfo | None) -> datetime | None:
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return None
     year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
     letter = match.group(7)
-    place = {"S": _SUMMER, "W": _WINTER}.get(letter, zone)
+    # DSMR 2.2 writes no letter: the configured zone (else the system's) places it.
+    place = {"S": _SUMMER, "W": _WINTER}.get(letter) or zone or system_timezone()
     try:
         return datetime(2000 + year, month, day, hour, minute, second, tzinfo=place)
     except ValueError:
@@ -77,7 +78,7 @@ def _number(text: str) -> tuple[Decimal, str | None] | None:
 
 
 def _value(
-    code: ObisCode, values: list[str], zone: tzinfo
+    code: ObisCode, values: list[str], zone: tzinfo | None
 ) -> tuple[ReadingValue, str | None, int | None, str]:
     """A line's value, unit, scaler and data type, from its bracketed values."""
     kind = (code.a, code.c, code.d)
@@ -114,7 +115,6 @@ def parse_telegram(
     is its exponent) and the unit after ``*``; a line that is no object is logged
     and skipped.
     """
-    zone = local_zone if local_zone is not None else system_timezone()
     text = telegram.text[:-1].decode("ascii")
     lines: list[str] = []
     for written in text.splitlines()[1:]:
@@ -139,7 +139,7 @@ def parse_telegram(
         except CosemError:
             log.warning("DSMR telegram: skipped a line whose OBIS code is out of range: %r", line)
             continue
-        value, unit, scaler, data_type = _value(code, _VALUE.findall(groups["values"]), zone)
+        value, unit, scaler, data_type = _value(code, _VALUE.findall(groups["values"]), local_zone)
         if code == _CLOCK and isinstance(value, datetime):
             timestamp = value
         readings.append(Reading(code, str(len(readings)), value, unit, scaler, data_type, line))
