@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import random
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -444,3 +447,39 @@ def test_noise_between_ciphered_frames_loses_no_frame(
     results = feed(decoder, stream, chunk)
     notifications = [item for item in results if isinstance(item, Notification)]
     assert [n.frame_counter for n in notifications] == [0, 1, 2, 3], results
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "binary",  # random bytes
+        "text",  # a telegram start and then text with no end
+        "header",  # a ciphered frame header that claims 16 KiB and never ends
+    ],
+)
+def test_memory_stays_flat_on_endless_garbage(garbage: str) -> None:
+    """What the P1 layer holds is bounded by the largest telegram or frame."""
+    rng = random.Random(9)
+    if garbage == "binary":
+        chunks = [bytes(rng.randrange(256) for _ in range(512)) for _ in range(64)]
+    elif garbage == "text":
+        chunks = [b"/ABC5 no end\r\n" + b"1-0:1.8.0(000001.000*kWh)\r\n" * 18] * 64
+    else:
+        chunks = [b"\xdb\x08SAG\x00\x00\x00\x00\x00\x82\x40\x00\x30" + bytes(497)] * 64
+    decoder = StreamDecoder(key=KEY, auth_key=AUTH_KEY, layer="dsmr")
+    results: list[object] = []
+    tracemalloc.start()
+    try:
+        for round_ in range(12):
+            for chunk in chunks:
+                results += decoder.feed(chunk)
+            if round_ == 3:
+                gc.collect()
+                warm = tracemalloc.get_traced_memory()[0]
+                results.clear()
+        results.clear()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - warm
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, grown
