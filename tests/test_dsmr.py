@@ -483,3 +483,19 @@ def test_memory_stays_flat_on_endless_garbage(garbage: str) -> None:
     finally:
         tracemalloc.stop()
     assert grown < 64 * 1024, grown
+
+
+def test_joined_between_frames_then_noise_loses_no_frame() -> None:
+    """A serial read that ends with the first frame, then noise: every frame still decodes.
+
+    Regression: the whole first frame looked like a capture of bare APDUs, whose reader
+    cannot step over the noise after it.
+    """
+    first, second = (
+        ciphered_telegram(telegram("EST5X", [f"1-0:1.8.0({n}*Wh)"]), KEY, AUTH_KEY, n)
+        for n in (1, 2)
+    )
+    decoder = StreamDecoder(key=KEY, auth_key=AUTH_KEY)
+    results = decoder.feed(first) + decoder.feed(b"\r\n\x00\x17garbage" + second) + decoder.flush()
+    assert decoder.active_layer == "dsmr"
+    assert [n.frame_counter for n in results if isinstance(n, Notification)] == [1, 2], results

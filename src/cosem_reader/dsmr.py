@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 from cosem_reader.errors import FrameError
 
-__all__ = ["P1Reader", "Telegram", "crc16", "find_telegram", "is_telegram", "p1_evidence"]
+__all__ = [
+    "P1Reader",
+    "Telegram",
+    "crc16",
+    "find_telegram",
+    "is_telegram",
+    "p1_evidence",
+    "p1_frame_at_start",
+]
 
 #: A telegram longer than this is not one (DSMR 5 telegrams with every object and
 #: four M-Bus devices stay under 3 KiB); it bounds the reader's buffer.
@@ -44,6 +52,8 @@ _PROBE_GAP = 1024
 #: such an APDU has ended and proved itself instead.
 _PROBE_MARGIN = 16
 _CANDIDATE_KEEP = 4
+_CIPHERED_START = b"\xdb\x08"
+_AUTHENTICATED_ENCRYPTED = 0x30
 _CIPHERED_HEADER = 15
 
 
@@ -236,6 +246,21 @@ def _cut_frame(offset: int, size: int) -> FrameError:
         f"ciphered P1 frame is cut off by the end of the stream; {size} bytes skipped",
         offset=offset,
         frame_lost=True,
+    )
+
+
+def p1_frame_at_start(data: bytes) -> bool:
+    """Whether ``data`` begins with a whole authenticated ciphered P1 frame (security
+    control 0x30, as the T210-D-r and Smarty send) and then nothing, CR LF or the next
+    frame: a stream joined between two frames, which bare APDUs could not resync."""
+    if not data.startswith(_CIPHERED_START):
+        return False
+    end = _ciphered_end(data, 0)
+    if end is None or end < 0:
+        return False
+    control = data[11 + (data[10] - 0x80 if data[10] > 0x80 else 0)]
+    return control & _AUTHENTICATED_ENCRYPTED == _AUTHENTICATED_ENCRYPTED and (
+        data[end : end + 1] in (b"", b"\r", b"\n", _CIPHERED_START[:1])
     )
 
 

@@ -103,6 +103,8 @@ class LinkProbe:
         self._buffer += chunk
         # Bare APDUs show at the very start; a whole capture may come in one chunk.
         near_start = first_chunk or len(self._buffer) <= _RAW_WINDOW
+        if near_start and dsmr.p1_frame_at_start(bytes(self._buffer)):
+            return "dsmr", self._take()
         if near_start and _whole_apdu_at_start(bytes(self._buffer)):
             return "raw", self._take()
         if any(isinstance(item, mbus.LongFrame) for item in self._mbus.feed(chunk)):
