@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from support.dsmr_telegrams import SAGEMCOM_SYSTEM_TITLE, ciphered_telegram, telegram
 from support.pty_meter import PtyMeter
 
+from cosem_reader import dsmr
 from cosem_reader.cli import main
 from cosem_reader.dsmr import P1Reader, Telegram, crc16
 from cosem_reader.dsmr_readings import notification_from_telegram
@@ -499,3 +500,19 @@ def test_joined_between_frames_then_noise_loses_no_frame() -> None:
     results = decoder.feed(first) + decoder.feed(b"\r\n\x00\x17garbage" + second) + decoder.flush()
     assert decoder.active_layer == "dsmr"
     assert [n.frame_counter for n in results if isinstance(n, Notification)] == [1, 2], results
+
+
+def test_auto_finds_plain_dsmr2_without_crc() -> None:
+    """DSMR 2.2 writes no CRC: telegrams whose every line is an object tell the layer."""
+    decoder = StreamDecoder(local_zone=UTC)
+    results = feed(decoder, b"noise\r\n" + DSMR2_2 * 2, 40)
+    assert decoder.active_layer == "dsmr"
+    notifications = [item for item in results if isinstance(item, Notification)]
+    assert [n.values["1-0:1.8.1"] for n in notifications] == [Decimal("1.001")] * 2
+    assert not _all_objects_of(T210_D_R.replace(b"1-0:1.7.0", b"garbage"))
+
+
+def _all_objects_of(text: bytes) -> bool:
+    found = only(read_all(text.replace(b"!7EF9", b"!")))
+    assert found.crc is None
+    return dsmr._all_objects(found)

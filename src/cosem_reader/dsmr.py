@@ -53,6 +53,7 @@ _PROBE_GAP = 1024
 _PROBE_MARGIN = 16
 _CANDIDATE_KEEP = 4
 _CIPHERED_START = b"\xdb\x08"
+_OBJECT_LINE = re.compile(rb"(\d+-\d+:\d+\.\d+\.\d+(?:\*\d+)?)?(\([^()]*\))+")
 _AUTHENTICATED_ENCRYPTED = 0x30
 _CIPHERED_HEADER = 15
 
@@ -249,6 +250,14 @@ def _cut_frame(offset: int, size: int) -> FrameError:
     )
 
 
+def _all_objects(telegram: Telegram) -> bool:
+    """Whether every line of a telegram without CRC (DSMR 2, 3) is an object or its
+    continuation: what stands in for the CRC when telling the layer."""
+    lines = [line.strip() for line in telegram.text[:-1].splitlines()[1:]]
+    objects = [line for line in lines if line]
+    return bool(objects) and all(_OBJECT_LINE.fullmatch(line) for line in objects)
+
+
 def p1_frame_at_start(data: bytes) -> bool:
     """Whether ``data`` begins with a whole authenticated ciphered P1 frame (security
     control 0x30, as the T210-D-r and Smarty send) and then nothing, CR LF or the next
@@ -279,7 +288,7 @@ def p1_evidence(data: bytes, *, final: bool = False) -> bool:
         pos = match.start()
         if data[pos] == _START:
             found, _ = find_telegram(data, pos)
-            if isinstance(found, Telegram) and found.crc is not None:
+            if isinstance(found, Telegram) and (found.crc is not None or _all_objects(found)):
                 return True
         else:
             end = _ciphered_end(data, pos)
