@@ -274,8 +274,9 @@ def p1_frame_at_start(data: bytes) -> bool:
 
 
 def p1_evidence(data: bytes, *, final: bool = False) -> bool:
-    """Whether ``data`` proves a P1 stream: a whole telegram whose CRC checks, or two
-    ciphered P1 frames of one system title with bytes between them (CR LF, noise).
+    """Whether ``data`` proves a P1 stream: a whole telegram whose CRC checks (without
+    CRC, DSMR 2 and 3: whose every line is an object), or two ciphered P1 frames of
+    one system title with bytes between them (CR LF, noise).
 
     One ciphered frame is no proof: an HDLC or M-Bus frame may carry the same APDU
     (the probe tries those first, and their frame ends a few bytes after the APDU),

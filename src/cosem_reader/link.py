@@ -75,9 +75,9 @@ def _two_apdus_in(data: bytes) -> int | None:
 
 
 def _p1_stream(buffer: bytearray) -> bool:
-    """A DSMR P1 stream: a telegram whose CRC checks, or a ciphered P1 frame (Sagemcom
-    T210-D-r, Smarty) with bytes after it; checked after M-Bus and HDLC, whose frames
-    around such an APDU end first and prove themselves."""
+    """A DSMR P1 stream: a telegram whose CRC checks, or ciphered P1 frames (Sagemcom
+    T210-D-r, Smarty) with noise between them; checked after M-Bus and HDLC, whose
+    frames around such an APDU end first and prove themselves."""
     return dsmr.p1_evidence(bytes(buffer))
 
 
