@@ -216,6 +216,10 @@ def _print_notification(notification: Notification, args: argparse.Namespace, ou
 
     if args.format == "json":
         print(dumps(notification_to_dict(notification, args.language, args.name_format)), file=out)
+    elif args.format == "xml" and notification.tree is None:
+        # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
+        text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
+        print(f"<!-- DSMR telegram\n{text}\n-->", file=out)
     elif args.format == "xml":
         from cosem_reader.gurux_xml import apdu_to_xml  # noqa: PLC0415
 
@@ -248,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--auth-key", metavar="HEX", help="authentication key (GAK), 32 hex digits")
     decode.add_argument(
         "--layer",
-        choices=("auto", "mbus", "hdlc", "raw"),
+        choices=("auto", "mbus", "hdlc", "raw", "dsmr"),
         default="auto",
         help="link layer of the capture (default: recognise it)",
     )

@@ -163,8 +163,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("decryption", "auth_key_file", "str", None, "file holding the authentication key",
            "--auth-key-file", per_meter=True),
     # decoding
-    Option("decoding", "layer", "choice", "auto", "link layer: recognise it, M-Bus or HDLC",
-           "--layer", choices=("auto", "mbus", "hdlc", "raw"), per_meter=True),
+    Option("decoding", "layer", "choice", "auto", "link layer: recognise it, M-Bus, HDLC, P1",
+           "--layer", choices=("auto", "mbus", "hdlc", "raw", "dsmr"), per_meter=True),
     Option("decoding", "language", "choice", "en", "OBIS name language", "--language",
            choices=("en", "de")),
     Option("decoding", "name_format", "str", None, "OBIS name template, e.g. "

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from cosem_reader import hdlc, mbus
+from cosem_reader import dsmr, hdlc, mbus
 from cosem_reader.apdu import DATA_NOTIFICATION, schema
 from cosem_reader.errors import CosemReaderError
 from cosem_reader.security import decode_ciphered_apdu, is_ciphered
 
 __all__ = ["LinkLayer", "LinkProbe", "guess_layer"]
 
-LinkLayer = Literal["mbus", "hdlc", "raw"]
+LinkLayer = Literal["mbus", "hdlc", "raw", "dsmr"]
 
 _MBUS_START = 0x68
 _HDLC_FLAG = 0x7E
@@ -74,6 +74,13 @@ def _two_apdus_in(data: bytes) -> int | None:
     return None
 
 
+def _p1_stream(buffer: bytearray) -> bool:
+    """A DSMR P1 stream: a telegram whose CRC checks, or ciphered P1 frames (Sagemcom
+    T210-D-r, Smarty) with noise between them; checked after M-Bus and HDLC, whose
+    frames around such an APDU end first and prove themselves."""
+    return dsmr.p1_evidence(bytes(buffer))
+
+
 class LinkProbe:
     """Feed it the first bytes of a stream until it names the link layer.
 
@@ -96,12 +103,16 @@ class LinkProbe:
         self._buffer += chunk
         # Bare APDUs show at the very start; a whole capture may come in one chunk.
         near_start = first_chunk or len(self._buffer) <= _RAW_WINDOW
+        if near_start and dsmr.p1_frame_at_start(bytes(self._buffer)):
+            return "dsmr", self._take()
         if near_start and _whole_apdu_at_start(bytes(self._buffer)):
             return "raw", self._take()
         if any(isinstance(item, mbus.LongFrame) for item in self._mbus.feed(chunk)):
             return "mbus", self._take()
         if any(isinstance(item, hdlc.HdlcFrame) for item in self._hdlc.feed(chunk)):
             return "hdlc", self._take()
+        if _p1_stream(self._buffer):
+            return "dsmr", self._take()
         if len(self._buffer) >= self.limit:
             # No frame passed its checks.  Two whole bare APDUs are proof too; a frame
             # start that fits is a guess worth taking, so that the reader then says
@@ -119,6 +130,8 @@ class LinkProbe:
 
     def give_up(self) -> tuple[LinkLayer, bytes]:
         """The best guess without proof: the earliest plausible frame start, else bare APDUs."""
+        if dsmr.p1_evidence(bytes(self._buffer), final=True):
+            return "dsmr", self._take()
         return guess_layer(bytes(self._buffer)) or "raw", self._take()
 
     def _take(self) -> bytes:

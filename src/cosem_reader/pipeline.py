@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Literal, Protocol
 
-from cosem_reader import hdlc, mbus
+from cosem_reader import dsmr, dsmr_readings, hdlc, mbus
 from cosem_reader._slots import frozen_constructor
 from cosem_reader.apdu import decode_apdu, schema
 from cosem_reader.block_transfer import BlockTransferJoiner
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 _make_notification = frozen_constructor(Notification)
 
-Layer = Literal["auto", "mbus", "hdlc", "raw"]
+Layer = Literal["auto", "mbus", "hdlc", "raw", "dsmr"]
 
 #: One result of the pipeline, in stream order.
 Decoded = Notification | CipheredApdu | CosemReaderError
@@ -102,6 +102,7 @@ class StreamDecoder:
         self._hdlc_joiner = hdlc.HdlcApduJoiner()
         self._blocks = BlockTransferJoiner()
         self._raw = b""
+        self._p1_reader = dsmr.P1Reader()
         self._decipherer: Decipherer | None = None
 
     @property
@@ -125,6 +126,9 @@ class StreamDecoder:
         elif self._active == "hdlc":
             for hdlc_frame in self._hdlc_reader.feed(chunk):
                 self._on_frame(hdlc_frame, self._hdlc_joiner, results)
+        elif self._active == "dsmr":
+            for item in self._p1_reader.feed(chunk):
+                self._on_p1(item, results)
         else:
             self._raw += chunk
             self._drain_raw(results, final=False)
@@ -149,6 +153,9 @@ class StreamDecoder:
                 self._on_link_apdu(apdu, results)
         elif self._active == "raw":
             self._drain_raw(results, final=True)
+        elif self._active == "dsmr":
+            for item in self._p1_reader.flush():
+                self._on_p1(item, results)
         for leftover in self._blocks.flush():
             if isinstance(leftover, CosemReaderError):
                 self._error(leftover, results)
@@ -194,6 +201,28 @@ class StreamDecoder:
                 self._error(joined, results)
             else:
                 results.append(self.decode_apdu(joined))
+
+    def _on_p1(self, item: dsmr.Telegram | bytes | FrameError, results: list[Decoded]) -> None:
+        """A plain DSMR telegram, a ciphered P1 frame (an APDU) or what went wrong."""
+        if isinstance(item, FrameError):
+            self._error(item, results)
+        elif isinstance(item, bytes):
+            self.counters.frames += 1
+            self._on_link_apdu(item, results)
+        elif self.auth_key is not None:
+            # Anyone can write plain text onto the line: with a key to check, it counts not.
+            self._error(
+                SecurityError(
+                    "a plain DSMR telegram arrived, but an authentication key is set: "
+                    "only authenticated telegrams count",
+                    hint="drop the authentication key if the meter sends plain telegrams",
+                ),
+                results,
+            )
+        else:
+            self.counters.frames += 1
+            self.counters.notifications += 1
+            results.append(dsmr_readings.notification_from_telegram(item, self.local_zone))
 
     def _drain_raw(self, results: list[Decoded], *, final: bool) -> None:
         """Bare APDUs back to back: A-XDR says where each one ends."""
@@ -256,9 +285,11 @@ class StreamDecoder:
             self.on_apdu(plaintext)
         inner: Notification | CipheredApdu
         try:
-            if not looks_like_apdu(plaintext):
+            if dsmr.is_telegram(plaintext):
+                inner = _deciphered_telegram(plaintext, self.local_zone)
+            elif not looks_like_apdu(plaintext):
                 raise AxdrError(f"deciphered APDU starts with unknown tag 0x{plaintext[:1].hex()}")
-            if is_ciphered(plaintext):
+            elif is_ciphered(plaintext):
                 inner = self._decode(plaintext)
             else:
                 inner = notification_from_apdu(
@@ -293,6 +324,15 @@ class StreamDecoder:
                 deciphered.tag_verified,
             )
         return inner
+
+
+def _deciphered_telegram(plaintext: bytes, local_zone: tzinfo | None) -> Notification:
+    """The DSMR telegram a ciphered P1 frame held (Sagemcom T210-D-r, Smarty)."""
+    found, _ = dsmr.find_telegram(plaintext, final=True)
+    if isinstance(found, FrameError):
+        raise found
+    assert found is not None  # final: a telegram or an error
+    return dsmr_readings.notification_from_telegram(found, local_zone)
 
 
 def _has_tagged_date_time(data: bytes) -> bool:
