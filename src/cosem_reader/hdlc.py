@@ -50,6 +50,7 @@ __all__ = [
     "HdlcFrame",
     "HdlcFrameReader",
     "crc16_x25",
+    "llc_header_length",
     "parse_hdlc_frame",
 ]
 
@@ -88,6 +89,15 @@ def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     register = binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), 0xFFFF)
     reflected = (_REFLECTED_BYTE[register & 0xFF] << 8) | _REFLECTED_BYTE[register >> 8]
     return reflected ^ 0xFFFF
+
+
+def llc_header_length(data: bytes | bytearray) -> int:
+    """3 when ``data`` begins with an LLC header (``E6 E7 00`` or ``E6 E6 00``), else 0.
+
+    P1 dongles and some dumps hand on a push as its LLC PDU without the HDLC frame
+    around it: the header, then the APDU.  No APDU begins with ``E6``.
+    """
+    return len(LLC_RESPONSE) if data[:3] in (LLC_RESPONSE, LLC_COMMAND) else 0
 
 
 @dataclass(frozen=True, slots=True)
