@@ -237,7 +237,7 @@ def test_stray_bytes_after_a_real_hdlc_push(
     code, out, err = run(argv, capsys)
     assert code == 0, err
     assert out
-    assert "skipped 3 bytes" in err
+    assert "skipped 3 stray bytes after an HDLC frame" in err
     assert "Traceback" not in err
 
 
@@ -297,6 +297,18 @@ def test_hex_text_without_hex_flag(tmp_path: Path, capsys: pytest.CaptureFixture
     line = _one_error_line(err)
     assert "add --hex" in line
     assert len(err.splitlines()) == 1
+
+
+def test_zero_runs_are_no_pushes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`0F 00 00 00 00 00 00` decodes as a data-notification of null-data, and runs of it
+    (every binary file has zero runs) passed for bare APDUs: no readings, one line, 65."""
+    path = tmp_path / "zeros.bin"
+    path.write_bytes(b"\x01\x02" + b"\x0f\x00\x00\x00\x00\x00\x00" * 4000)
+    code, out, err = run(["decode", str(path)], capsys)
+    assert code == 65
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert "no meter push in" in _one_error_line(err)
 
 
 @pytest.mark.skipif(shutil.which("ls") is None, reason="no ls binary to feed")
