@@ -420,3 +420,24 @@ def test_hex_text_read_in_pieces_is_the_whole_text(
     pieces = [text[a:b] for a, b in itertools.pairwise([0, *sorted(cuts), len(text)])]
     assert b"".join(reader.feed(piece) for piece in pieces) + reader.flush() == data
     assert parse_hex_text(text.decode(), "test") == data
+
+
+@pytest.mark.parametrize("vector", vector_params(lambda v: v["id"] == "no-kaifa-ma304h3e-list1"))
+def test_stdin_prints_a_short_push_without_waiting_for_more(vector: dict[str, Any]) -> None:
+    """A 41-byte push (Kaifa MA304 list 1) alone on an open pipe is printed: telling hex
+    text from meter bytes does not hold back what is plainly not text."""
+    command = [sys.executable, "-m", "cosem_reader", "decode", "-"]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as child:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        try:
+            child.stdin.write(bytes.fromhex(vector["hex"]))
+            child.stdin.flush()
+            line = _read_line_within(child.stdout, 30)
+            assert line, "the push was not printed while the pipe stayed open"
+            assert json.loads(line)["values"]
+        finally:
+            child.stdin.close()
+            child.wait(timeout=30)

@@ -147,7 +147,8 @@ def capture_chunks(
             data = hex_text.feed(chunk)
         elif start is not None:
             start += chunk
-            if len(start) < _SNIFF_SIZE:
+            # Meter bytes show at once (a 7E or 68 is no hex text); only text is held.
+            if len(start) < _SNIFF_SIZE and _HEX_TEXT_BYTES.issuperset(start):
                 continue
             _refuse_hex_text(start, source)
             data, start = start, None
