@@ -130,7 +130,7 @@ class _ErrorReport:
     push (noise, a push cut off at either end of the capture, a transfer dropped for
     a lost part).  What goes wrong with a complete push is a failure.  Warnings wait
     until a complete push shows that the bytes are a capture at all; otherwise
-    :meth:`finish` sums them up in one line.
+    :meth:`no_push` sums them up in one line.
     """
 
     def __init__(self, stream: TextIO) -> None:
