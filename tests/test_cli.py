@@ -208,6 +208,19 @@ def test_llc_pdus_without_hdlc(
     assert err == ""
 
 
+def test_llc_pdus_joined_in_the_middle_of_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A P1 line of LLC PDUs read from the middle of one: the rest of that one is passed
+    over, every whole one decodes."""
+    pushes = [LLC + one_apdu(counter) for counter in range(120)]
+    path = tmp_path / "llc-late.bin"
+    path.write_bytes(pushes[0][20:] + b"".join(pushes[1:]))
+    code, out, err = run(["decode", "--key", KEY.hex(), str(path)], capsys)
+    assert code == 0, err
+    assert [json.loads(line)["frame_counter"] for line in out.splitlines()] == list(range(1, 120))
+
+
 @pytest.mark.parametrize("vector", vector_params(lambda v: v["link_layer"] == "hdlc"))
 def test_llc_pdus_of_real_hdlc_pushes(vector: dict[str, Any]) -> None:
     """The LLC PDUs inside each real HDLC push, without their frames, decode the same."""
