@@ -27,6 +27,7 @@ from cosem_reader.hdlc import (
     HdlcFrame,
     HdlcFrameReader,
     crc16_x25,
+    llc_header_length,
     parse_hdlc_frame,
 )
 
@@ -376,7 +377,32 @@ def test_reader_reports_garbage_once_with_stream_offset() -> None:
         error = items[1]
         assert isinstance(error, FrameError)
         assert error.offset == len(build_hdlc_frame(b"a" * 10)) + 2
-        assert "skipped 4 bytes" in str(error)
+        assert "skipped 4 stray bytes" in str(error)
+
+
+@pytest.mark.parametrize("closing_flag", [b"\x7e", b""])
+def test_reader_names_stray_bytes_after_a_frame(closing_flag: bytes) -> None:
+    """A few bytes after the last frame (some adapters add them): one error that says the
+    frame before them is intact, not that the meter may not speak HDLC, however fed."""
+    frame = b"\x7e" + build_hdlc_frame(b"a" * 10) + closing_flag
+    for chunks in (None, [1] * 40, [len(frame) - 1, 2, 1]):
+        items, _ = read_frames(frame + b"\x00\x12\x34", chunks)
+        assert [type(i) for i in items] == [HdlcFrame, FrameError]
+        assert str(items[1]) == (
+            f"skipped 3 stray bytes after an HDLC frame (at byte {len(frame)});"
+            " the frame before them is intact"
+        )
+    # Noise that does not follow a frame keeps the hint about the serial settings.
+    items, _ = read_frames(b"\x00\x12\x34" + frame)
+    assert "check that the meter speaks HDLC" in str(items[0])
+
+
+def test_llc_header_length() -> None:
+    """The LLC header of a push or a command, and nothing that merely starts like one."""
+    assert llc_header_length(b"\xe6\xe7\x00\x0f") == 3
+    assert llc_header_length(bytearray(b"\xe6\xe6\x00")) == 3
+    assert llc_header_length(b"\xe6\xe7\x01\x0f") == 0
+    assert llc_header_length(b"\xe6\xe7") == 0
 
 
 def test_reader_recovers_the_frame_after_a_truncated_one() -> None:

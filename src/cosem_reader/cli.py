@@ -16,8 +16,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
-from cosem_reader.captures import parse_hex_text, read_capture_file
-from cosem_reader.errors import ConfigError, CosemReaderError, SourceError
+from cosem_reader.captures import capture_chunks
+from cosem_reader.errors import (
+    ConfigError,
+    CosemReaderError,
+    FrameError,
+    SegmentError,
+    SourceError,
+)
 
 if TYPE_CHECKING:
     from cosem_reader.readings import Notification
@@ -58,18 +64,6 @@ def manufacturer(system_title: bytes | None) -> str | None:
         return None
     code = flag.decode("ascii").upper()
     return MANUFACTURERS.get(code, code)
-
-
-# -- input -------------------------------------------------------------------------------
-
-def read_capture(path: str, as_hex: bool) -> bytes:
-    """The bytes of a capture file, or of stdin for ``-``."""
-    if path != "-":
-        return read_capture_file(path, as_hex=as_hex)
-    data = sys.stdin.buffer.read()
-    if as_hex:
-        return parse_hex_text(data.decode("ascii", errors="replace"), "standard input")
-    return data
 
 
 # -- output ------------------------------------------------------------------------------
@@ -130,85 +124,170 @@ def format_text(notification: Notification, language: str, template: str | None)
 
 
 class _ErrorReport:
-    """Prints each kind of error once, then how many more of it followed."""
+    """Prints each kind of error once, then how many more of it followed.
+
+    Link-layer and transport errors are warnings: bytes that never made a complete
+    push (noise, a push cut off at either end of the capture, a transfer dropped for
+    a lost part).  What goes wrong with a complete push is a failure.  Warnings wait
+    until a complete push shows that the bytes are a capture at all; otherwise
+    :meth:`no_push` sums them up in one line.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.seen: dict[str, int] = {}
+        self.warnings = 0
+        self.failures = 0
+        self._held: list[CosemReaderError] | None = []
+        self._first_warning: CosemReaderError | None = None
 
     def add(self, error: CosemReaderError) -> None:
+        warning = isinstance(error, FrameError | SegmentError)
+        if warning:
+            self.warnings += 1
+            self._first_warning = self._first_warning or error
+        else:
+            self.failures += 1
+            self.release()
         # Errors that differ only in numbers (offsets, frame counters) are one kind.
         shape = re.sub(r"[0-9A-F]{4,}|\d+", "#", error.message)
         kind = f"{type(error).__name__}:{error.hint}:{shape}"
         count = self.seen.get(kind, 0)
         self.seen[kind] = count + 1
-        if count == 0:
-            print(f"cosem-reader: {error.layer} error: {error}", file=self.stream)
+        if count:
+            return
+        if warning and self._held is not None:
+            self._held.append(error)
+        else:
+            self._print(error)
+
+    def release(self) -> None:
+        """A complete push came: the warnings held so far are worth printing."""
+        held, self._held = self._held, None
+        for error in held or ():
+            self._print(error)
+
+    def _print(self, error: CosemReaderError) -> None:
+        severity = "warning" if isinstance(error, FrameError | SegmentError) else "error"
+        print(f"cosem-reader: {error.layer} {severity}: {error}", file=self.stream)
 
     def finish(self) -> None:
+        if self._held is not None:
+            return  # no complete push: no_push() says it in one line
         for kind, count in self.seen.items():
             if count > 1:
                 what = kind.split(":", 1)[0]
                 print(f"cosem-reader: ({count - 1} more {what} like it)", file=self.stream)
 
-    @property
-    def count(self) -> int:
-        return sum(self.seen.values())
+    def no_push(self, source: str, size: int) -> None:
+        """The one line for a capture in which no complete push was found."""
+        if self._first_warning is None:
+            print(
+                "cosem-reader: error: no APDU found in the capture; check --layer and --hex",
+                file=self.stream,
+            )
+            return
+        first = self._first_warning
+        print(
+            f"cosem-reader: error: no meter push in {source} ({size} bytes; {self.warnings}"
+            f" problem(s), the first: {first.message}); check that it is a capture of the"
+            f" meter's customer interface, and --layer and --hex"
+            + (f" ({first.hint})" if first.hint else ""),
+            file=self.stream,
+        )
+
+
+class _DecodeOutput:
+    """Prints each decoded push as it comes, in the format asked for."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO, errors: _ErrorReport) -> None:
+        self.args = args
+        self.out = out
+        self.errors = errors
+        self.notifications = 0
+        self.ciphered_without_key = 0
+
+    def take(self, results: Sequence[Notification | CipheredApdu | CosemReaderError]) -> None:
+        from cosem_reader.readings import Notification  # noqa: PLC0415
+
+        for result in results:
+            if isinstance(result, CosemReaderError):
+                self.errors.add(result)
+            elif isinstance(result, Notification):
+                self.notifications += 1
+                self.errors.release()
+                _print_notification(result, self.args, self.out)
+            else:
+                self.ciphered_without_key += 1
+                self.errors.release()
+                self._print_ciphered(result)
+        self.out.flush()
+
+    def _print_ciphered(self, ciphered: CipheredApdu) -> None:
+        from cosem_reader.jsonout import ciphered_header, dumps  # noqa: PLC0415
+
+        if self.args.format == "json":
+            print(dumps({**ciphered_header(ciphered), "key_needed": True}), file=self.out)
+        elif self.args.format == "xml":
+            from cosem_reader.gurux_xml import ciphered_to_xml  # noqa: PLC0415
+
+            print(ciphered_to_xml(ciphered), file=self.out)
+        else:
+            print(describe_ciphered(ciphered), file=self.out)
+
+
+def _key_option(value: str | None, flag: str) -> bytes | None:
+    from cosem_reader.security import parse_key  # noqa: PLC0415
+
+    if value is None:
+        return None
+    if value.strip()[:2] in ("0x", "0X"):
+        raise ConfigError(
+            f"{flag} starts with 0x", hint="give the 32 hex digits without the 0x prefix"
+        )
+    return parse_key(value, flag)
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    """``cosem-reader decode``: a capture to readings, offline."""
+    """``cosem-reader decode``: a capture to readings, offline, printed push by push."""
     # The decoding stack (and cryptography) is imported here, not at start-up, so that
     # `cosem-reader --version` and the other commands start quickly.
-    from cosem_reader.jsonout import ciphered_header, dumps  # noqa: PLC0415
-    from cosem_reader.pipeline import Decoded, Layer, StreamDecoder  # noqa: PLC0415
-    from cosem_reader.readings import Notification, load_timezone  # noqa: PLC0415
-    from cosem_reader.security import CipheredApdu, parse_key  # noqa: PLC0415
+    from cosem_reader.pipeline import Layer, StreamDecoder  # noqa: PLC0415
+    from cosem_reader.readings import load_timezone  # noqa: PLC0415
 
-    key = parse_key(args.key, "--key") if args.key else None
-    auth_key = parse_key(args.auth_key, "--auth-key") if args.auth_key else None
+    key = _key_option(args.key, "--key")
+    auth_key = _key_option(args.auth_key, "--auth-key")
     zone = load_timezone(args.timezone)
-    data = read_capture(args.file, args.hex)
-    if not data:
-        raise SourceError(f"{'standard input' if args.file == '-' else args.file} is empty")
     layer: Layer = args.layer
     decoder = StreamDecoder(key=key, auth_key=auth_key, layer=layer, local_zone=zone)
-    results: list[Decoded] = decoder.feed(data) + decoder.flush()
-    out = sys.stdout
     errors = _ErrorReport(sys.stderr)
-    notifications = 0
-    ciphered_without_key = 0
-    for result in results:
-        if isinstance(result, Notification):
-            notifications += 1
-            _print_notification(result, args, out)
-        elif isinstance(result, CipheredApdu):
-            ciphered_without_key += 1
-            if args.format == "json":
-                print(dumps({**ciphered_header(result), "key_needed": True}), file=out)
-            elif args.format == "xml":
-                from cosem_reader.gurux_xml import ciphered_to_xml  # noqa: PLC0415
-
-                print(ciphered_to_xml(result), file=out)
-            else:
-                print(describe_ciphered(result), file=out)
-        else:
-            errors.add(result)
+    output = _DecodeOutput(args, sys.stdout, errors)
+    source = "standard input" if args.file == "-" else args.file
+    size = 0
+    for chunk in capture_chunks(args.file, as_hex=args.hex):
+        size += len(chunk)
+        output.take(decoder.feed(chunk))
+    if size == 0:
+        raise SourceError(f"{source} is empty")
+    output.take(decoder.flush())
     errors.finish()
-    if ciphered_without_key:
+    decoded = output.notifications + output.ciphered_without_key
+    if output.ciphered_without_key:
         print(
-            f"cosem-reader: {ciphered_without_key} APDU(s) are ciphered and no key was given;"
-            " pass --key with the 32 hex digits from your grid operator",
+            f"cosem-reader: {output.ciphered_without_key} APDU(s) are ciphered and no key was"
+            " given; pass --key with the 32 hex digits from your grid operator",
             file=sys.stderr,
         )
-    if notifications == 0 and ciphered_without_key == 0:
-        if errors.count == 0:
-            print(
-                "cosem-reader: error: no APDU found in the capture; check --layer and --hex",
-                file=sys.stderr,
-            )
+    if decoded == 0 and errors.failures == 0:
+        errors.no_push(source, size)
         return EX_DATAERR
-    return EX_DATAERR if errors.count else EX_OK
+    if errors.warnings or errors.failures:
+        print(
+            f"cosem-reader: {decoded} push(es) decoded, {errors.failures} failed,"
+            f" {errors.warnings} warning(s) about bytes that were no complete push",
+            file=sys.stderr,
+        )
+    return EX_DATAERR if errors.failures or decoded == 0 else EX_OK
 
 
 def _print_notification(notification: Notification, args: argparse.Namespace, out: TextIO) -> None:
@@ -273,7 +352,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decode.set_defaults(handler=run_decode)
     _add_daemon_commands(commands)
+    _debug_after_commands(parser)
     return parser
+
+
+def _debug_after_commands(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` after a subcommand too (``cosem-reader decode --debug …``).
+
+    Suppressed by default, so a subcommand that is not given it leaves the
+    top-level flag as it was.
+    """
+    # argparse names its subparsers nowhere but in these private attributes.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if "--debug" in command._option_string_actions:
+                    continue
+                command.add_argument(
+                    "--debug",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="show tracebacks and debug logs",
+                )
+                _debug_after_commands(command)
 
 
 def _add_daemon_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "HdlcFrame",
     "HdlcFrameReader",
     "crc16_x25",
+    "llc_header_length",
     "parse_hdlc_frame",
 ]
 
@@ -70,6 +71,8 @@ _MAX_ADDRESS_BYTES: Final = 4
 #: General-block-transfer tag; see :class:`HdlcApduJoiner` for why the link layer looks at it.
 _GBT_TAG: Final = 0xE0
 _GBT_LAST_BLOCK: Final = 0x80
+#: At most this many bytes after a frame are "stray bytes", not a stream gone wrong.
+_MAX_STRAY_BYTES: Final = 16
 
 _LINE_HINT: Final = "the bytes were damaged on the line; check baud rate, parity and wiring"
 
@@ -88,6 +91,15 @@ def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     register = binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), 0xFFFF)
     reflected = (_REFLECTED_BYTE[register & 0xFF] << 8) | _REFLECTED_BYTE[register >> 8]
     return reflected ^ 0xFFFF
+
+
+def llc_header_length(data: bytes | bytearray) -> int:
+    """3 when ``data`` begins with an LLC header (``E6 E7 00`` or ``E6 E6 00``), else 0.
+
+    P1 dongles and some dumps hand on a push as its LLC PDU without the HDLC frame
+    around it: the header, then the APDU.  No APDU begins with ``E6``.
+    """
+    return len(LLC_RESPONSE) if data[:3] in (LLC_RESPONSE, LLC_COMMAND) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +332,8 @@ class HdlcFrameReader:
         self._skip_start: int | None = None
         #: An error already covers the current skipped stretch.
         self._skip_reported = False
+        #: Stream offset just after the last good frame's FCS (before its closing flag).
+        self._frame_end: int | None = None
 
     @property
     def buffered(self) -> int:
@@ -366,16 +380,25 @@ class HdlcFrameReader:
         """Report the skipped stretch that ends before ``_buf[index]`` unless already reported."""
         if self._skip_start is not None and not self._skip_reported:
             count = self._base + index - self._skip_start
-            out.append(
-                FrameError(
-                    f"skipped {count} bytes that are not an HDLC frame",
-                    offset=self._skip_start,
-                    hint="expected 7E A0/A8 ...; check that the meter speaks HDLC and the "
-                    "serial settings",
-                )
-            )
+            out.append(self._skipped(count))
         self._skip_start = None
         self._skip_reported = False
+
+    def _skipped(self, count: int) -> FrameError:
+        assert self._skip_start is not None
+        after_frame = self._frame_end is not None and self._skip_start - self._frame_end in (0, 1)
+        if after_frame and count <= _MAX_STRAY_BYTES:
+            # Some adapters and capture tools add a byte or three after a push.
+            return FrameError(
+                f"skipped {count} stray bytes after an HDLC frame",
+                offset=self._skip_start,
+                hint="the frame before them is intact",
+            )
+        return FrameError(
+            f"skipped {count} bytes that are not an HDLC frame",
+            offset=self._skip_start,
+            hint="expected 7E A0/A8 ...; check that the meter speaks HDLC and the serial settings",
+        )
 
     def _reject(self, out: list[HdlcFrame | FrameError], flag: int, error: FrameError) -> None:
         """The frame starting at ``_buf[flag]`` is bad: report it, go on after its flag."""
@@ -438,6 +461,7 @@ class HdlcFrameReader:
             out.append(frame)
             self._header = None
             self._pos = end
+            self._frame_end = self._base + end
 
     def _cut_short(self, flag: int, available: int) -> FrameError:
         return FrameError(

@@ -11,7 +11,7 @@ has decided.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from cosem_reader import dsmr, hdlc, mbus
 from cosem_reader.apdu import DATA_NOTIFICATION, schema
@@ -26,6 +26,9 @@ _MBUS_START = 0x68
 _HDLC_FLAG = 0x7E
 _OCTET_STRING_TAG = 0x09
 _RAW_WINDOW = 4096
+#: Runs of zeros in any binary file decode as tiny APDUs (``0F 00 00 00 00 00 00`` is a
+#: data-notification carrying null-data); a real push is never this short.
+_MIN_EVIDENCE = 16
 
 
 #: The APDUs a meter pushes bare: data-notification, general-glo/ded-ciphering,
@@ -41,6 +44,11 @@ def _apdu_tag(byte: bytes) -> bool:
 
 def _apdu_end(data: bytes) -> int | None:
     """Where the pushed APDU that ``data`` begins with ends; None if it is not one."""
+    llc = hdlc.llc_header_length(data)
+    if llc:
+        # An LLC PDU without its HDLC frame: the header, then the APDU.
+        end = _apdu_end(data[llc:])
+        return None if end is None else llc + end
     if not _apdu_tag(data[:1]):
         return None
     try:
@@ -50,16 +58,34 @@ def _apdu_end(data: bytes) -> int | None:
         # the tagged date-time some Kaifa and Kamstrup meters send (09 0C …)
         if len(data) > 7 and data[0] == DATA_NOTIFICATION and data[5] == _OCTET_STRING_TAG:
             view = data[:5] + data[6:]
-        return int(schema().decode("XDLMS-APDU", view)[1]) + len(data) - len(view)
+        tree, end = schema().decode("XDLMS-APDU", view)
     except CosemReaderError:
         return None
+    return int(end) + len(data) - len(view) if _plausible_push(tree) else None
+
+
+def _plausible_push(tree: Any) -> bool:
+    """Whether a decoded APDU could be a meter's push, not machine code that decoded.
+
+    Random bytes hold a data-notification now and then (``0F`` opens many x86
+    instructions); a meter's carries a 12-byte date-time or none, and a structure or
+    array of values, never a lone value or null-data.
+    """
+    name, value = tree
+    if name != "data-notification":
+        return True
+    stamp = value.get("date-time") or b""
+    kind = value["notification-body"]["data-value"][0]
+    return len(stamp) in (0, 12) and kind in ("structure", "array")
 
 
 def _whole_apdu_at_start(data: bytes) -> bool:
     """Whether the bytes begin with one complete APDU, followed by nothing or the next one."""
     end = _apdu_end(data)
     # Random bytes decode as a short APDU now and then; what follows must agree.
-    return end is not None and (end == len(data) or _apdu_tag(data[end : end + 1]))
+    if end is None or end == len(data):
+        return end is not None
+    return _apdu_tag(data[end : end + 1]) or bool(hdlc.llc_header_length(data[end:]))
 
 
 def _two_apdus_in(data: bytes) -> int | None:
@@ -69,8 +95,10 @@ def _two_apdus_in(data: bytes) -> int | None:
         if byte not in _PUSHED_APDU_TAGS:
             continue
         end = _apdu_end(data[start:])
-        if end is not None and _apdu_end(data[start + end :]) is not None:
-            return start
+        if end is not None and end >= _MIN_EVIDENCE:
+            second = _apdu_end(data[start + end :])
+            if second is not None and second >= _MIN_EVIDENCE:
+                return start
     return None
 
 

@@ -227,17 +227,18 @@ class StreamDecoder:
     def _drain_raw(self, results: list[Decoded], *, final: bool) -> None:
         """Bare APDUs back to back: A-XDR says where each one ends."""
         while self._raw:
+            llc = hdlc.llc_header_length(self._raw)
             try:
-                end = self._apdu_length(self._raw)
+                end = llc + self._apdu_length(self._raw[llc:])
             except CosemReaderError as error:
                 # Bare APDUs have no framing to resync on: an error means the APDU
                 # has not fully arrived yet, unless the stream has ended.
                 if not final and len(self._raw) < _MAX_RAW_APDU:
                     return
-                self._error(error, results)
+                self._error(_not_an_apdu(error, len(self._raw)), results)
                 self._raw = b""
                 return
-            apdu, self._raw = self._raw[:end], self._raw[end:]
+            apdu, self._raw = self._raw[llc:end], self._raw[end:]
             self._on_link_apdu(apdu, results)
 
     def _apdu_length(self, data: bytes) -> int:
@@ -333,6 +334,16 @@ def _deciphered_telegram(plaintext: bytes, local_zone: tzinfo | None) -> Notific
         raise found
     assert found is not None  # final: a telegram or an error
     return dsmr_readings.notification_from_telegram(found, local_zone)
+
+
+def _not_an_apdu(error: CosemReaderError, size: int) -> FrameError:
+    """Bytes between bare APDUs that are none: lost to the link layer, like noise
+    between frames, not a push that failed."""
+    log.debug("bare APDU does not decode: %s", error)
+    return FrameError(
+        f"skipped {size} bytes that are no complete APDU",
+        hint="the capture is cut off, or holds no bare APDUs; check --layer",
+    )
 
 
 def _has_tagged_date_time(data: bytes) -> bool:
