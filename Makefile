@@ -5,21 +5,28 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# Two stamps: the run-time install is all `make demo` needs; the test and lint
+# tools come with the dev stamp.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP     := $(VENV)/.installed
 
-DEMO_CAPTURE := src/cosem_reader/demo/kaifa-ma309m-demo.bin
-DEMO_KEY     := 000102030405060708090A0B0C0D0E0F
-
-.PHONY: install generate check-generated test lint demo demo-capture bench fuzz clean
+.PHONY: install generate check-generated test lint demo demo-capture dist image image-test \
+	bench fuzz clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cosem-reader needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,gurux]'
-	@touch $(STAMP)
+	@touch $(RUN_STAMP) $(STAMP)
 
 generate: $(STAMP)
 	$(PY) -m codegen.generate
@@ -34,16 +41,23 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src codegen tests
 	$(VENV)/bin/mypy --strict src codegen
 
-demo: $(STAMP)
-	@echo "== cosem-reader read: the daemon on the bundled demo capture (demo data, demo key) =="
-	@$(VENV)/bin/cosem-reader read --replay $(DEMO_CAPTURE) --key $(DEMO_KEY) --timezone Europe/Vienna --format line
+demo: $(RUN_STAMP)
+	@echo "== cosem-reader read --demo: the daemon on the bundled demo capture (demo data, demo key) =="
+	@$(VENV)/bin/cosem-reader read --demo --format line
 	@echo
-	@echo "== cosem-reader decode --format text: every reading of the same capture =="
-	@$(VENV)/bin/cosem-reader decode --format text --timezone Europe/Vienna --key $(DEMO_KEY) $(DEMO_CAPTURE)
+	@echo "== cosem-reader decode --demo --format text: every reading of the same capture =="
+	@$(VENV)/bin/cosem-reader decode --demo --format text
+
+# The sdist and the wheel in dist/, checked as PyPI would check them.
+dist: $(RUN_STAMP)
+	$(PY) -m pip install --quiet build twine
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
 
 # Rewrites the bundled demo capture with the project's own encoder.
 demo-capture: $(STAMP)
-	$(PY) -m tests.support.make_demo $(DEMO_CAPTURE)
+	$(PY) -m tests.support.make_demo src/cosem_reader/demo/kaifa-ma309m-demo.bin
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

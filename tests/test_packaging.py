@@ -1,0 +1,124 @@
+"""The package as a user gets it: ``--demo`` from the installed data, and the wheel itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from daemon_support import Daemon, daemon_environment
+
+from cosem_reader import __version__
+from cosem_reader.cli import main
+from cosem_reader.demo import DEMO_KEY, capture_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_demo_capture_is_package_data() -> None:
+    with capture_path() as path:
+        assert path.stat().st_size > 0
+        # Found through the package, not through the clone's tree.
+        assert path.parent.name == "demo"
+
+
+def test_decode_demo_reads_the_bundled_capture(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "--demo"]) == 0
+    out, err = capsys.readouterr()
+    pushes = [json.loads(line) for line in out.splitlines()]
+    assert len(pushes) == 3
+    assert {push["system_title"] for push in pushes} == {b"KFMDEMO\x01".hex().upper()}
+    assert pushes[0]["values"]["1-0:1.8.0"]["unit"] == "Wh"
+    # The demo capture's meter says no UTC deviation: the demo places it in Vienna.
+    assert pushes[0]["timestamp"].endswith("+01:00")
+    assert err == ""
+
+
+def test_decode_demo_takes_a_given_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "--demo", "--key", "FF" * 16]) == 65
+    _out, err = capsys.readouterr()
+    assert "wrong key" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["decode"], "no capture given; name a FILE (- for standard input), or try --demo"),
+        (["decode", "--demo", "capture.bin"], "--demo and FILE both name a capture"),
+        (["read", "--demo", "--replay", "capture.bin"], "--demo and --replay both name a capture"),
+    ],
+)
+def test_demo_misuse_is_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 78
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"cosem-reader: error: {message}")
+    assert len(err.splitlines()) == 1
+
+
+def test_read_demo_prints_every_reading_and_ends() -> None:
+    daemon = Daemon(["--demo", "--format", "json"])
+    assert daemon.wait() == 0, daemon.output()
+    readings = [json.loads(line) for line in daemon.stdout]
+    assert [reading["frame_counter"] for reading in readings] == [4096, 4097, 4098]
+    assert DEMO_KEY not in daemon.output()
+
+
+# -- the wheel ---------------------------------------------------------------------------
+
+
+def _pip(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", *args],
+                          capture_output=True, text=True, cwd=cwd, check=False, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin directory of a fresh venv with the wheel built from this tree installed."""
+    work = tmp_path_factory.mktemp("wheel")
+    built = _pip(Path(sys.executable), "wheel", "--no-deps", "--wheel-dir", str(work / "dist"),
+                 str(ROOT), cwd=work)
+    if built.returncode != 0:
+        if "setuptools" in built.stdout + built.stderr and "No matching" in built.stderr:
+            pytest.skip("the build backend (setuptools>=77) cannot be fetched: no package index")
+        pytest.fail(f"building the wheel failed\n{built.stdout}\n{built.stderr}")
+    (wheel,) = (work / "dist").glob("cosem_reader-*.whl")
+    venv.create(work / "venv", with_pip=True)
+    python = work / "venv" / "bin" / "python"
+    result = _pip(python, "install", "--quiet", str(wheel), cwd=work)
+    if result.returncode != 0 and "No matching distribution" in result.stderr:
+        pytest.skip(f"the run-time dependencies cannot be fetched: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    return python.parent
+
+
+def _run_installed(bin_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Outside the clone and without its src/ on the path: only the installed wheel counts.
+    environment = daemon_environment(bin_dir)
+    environment.pop("PYTHONPATH")
+    return subprocess.run([str(bin_dir / "cosem-reader"), *args], capture_output=True,
+                          text=True, cwd=bin_dir, env=environment, check=False, timeout=60)
+
+
+def test_the_wheel_runs_the_demo(installed: Path) -> None:
+    version = _run_installed(installed, "--version")
+    assert version.stdout == f"cosem-reader {__version__}\n", version.stderr
+    decoded = _run_installed(installed, "decode", "--demo", "--format", "text")
+    assert decoded.returncode == 0, decoded.stderr
+    assert "12345681 Wh" in decoded.stdout
+    read = _run_installed(installed, "read", "--demo", "--format", "json")
+    assert read.returncode == 0, read.stderr
+    assert len(read.stdout.splitlines()) == 3
+    # The capture came from the installed package, not from this clone.
+    assert str(ROOT) not in read.stderr
+    assert "site-packages/cosem_reader/demo/" in read.stderr
+    # Only the run-time dependencies came with it.
+    site = next((installed.parent / "lib").glob("python3*/site-packages"))
+    names = {path.name.split("-")[0].lower() for path in site.iterdir()}
+    assert {"cryptography", "serial", "paho", "cosem_reader"} <= names
+    assert not names & {"pytest", "hypothesis", "mypy", "asn1tools", "jinja2", "yaml"}
