@@ -38,8 +38,8 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src codegen tests
-	$(VENV)/bin/mypy --strict src codegen
+	$(VENV)/bin/ruff check src codegen tests ha-addon
+	$(VENV)/bin/mypy --strict src codegen ha-addon/cosem-reader/run.py
 
 demo: $(RUN_STAMP)
 	@echo "== cosem-reader read --demo: the daemon on the bundled demo capture (demo data, demo key) =="
