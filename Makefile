@@ -55,6 +55,28 @@ dist: $(RUN_STAMP)
 	$(PY) -m build --outdir dist .
 	$(PY) -m twine check --strict dist/*
 
+# The image and the add-on image, built on a Debian stand-in for their base images
+# (no registry needed; packaging/container/standin-base.sh), then run against a pty
+# meter and a broker. Needs podman, runc and debootstrap (apt-get install podman runc
+# debootstrap). runc, not crun: Debian 12's crun refuses hosts with hybrid cgroups.
+# The ulimits: without CAP_SYS_RESOURCE podman's default limits cannot be set.
+PODMAN          ?= podman --runtime runc
+PODMAN_RUN_OPTS ?= --ulimit nofile=4096:4096 --ulimit nproc=4096:4096
+STANDIN_BASE    := localhost/cosem-reader-standin-base:bookworm
+ADDON           := ha-addon/cosem-reader
+
+image-test: $(STAMP)
+	packaging/container/standin-base.sh $(STANDIN_BASE)
+	$(PODMAN) build --build-arg BASE=$(STANDIN_BASE) -t localhost/cosem-reader:test .
+	rm -f $(ADDON)/wheels/*.whl
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir $(ADDON)/wheels .
+	$(PODMAN) build --build-arg BUILD_FROM=$(STANDIN_BASE) -t localhost/cosem-reader-addon:test $(ADDON)
+	rm -f $(ADDON)/wheels/*.whl
+	COSEM_READER_TEST_IMAGE=localhost/cosem-reader:test \
+	COSEM_READER_TEST_ADDON_IMAGE=localhost/cosem-reader-addon:test \
+	COSEM_READER_TEST_PODMAN="$(PODMAN)" COSEM_READER_TEST_RUN_OPTIONS="$(PODMAN_RUN_OPTS)" \
+	$(PY) -m pytest -q -rs -k image tests/test_packaging.py tests/test_addon.py
+
 # Rewrites the bundled demo capture with the project's own encoder.
 demo-capture: $(STAMP)
 	$(PY) -m tests.support.make_demo src/cosem_reader/demo/kaifa-ma309m-demo.bin

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from broker import Broker, broker_fixture  # noqa: F401 - the fixture `broker`
 from daemon_support import KEY, daemon_environment, push
+from support.container import container, image
 from support.pty_meter import PtyMeter
 from test_mqtt import Subscriber
 
@@ -205,7 +206,7 @@ def test_the_run_script_publishes_a_reading(
     process = subprocess.Popen([sys.executable, str(ADDON / "run.py")], env=environment,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        _push_until_published(meter, subscriber, process)
+        push_until_published(meter, subscriber, process)
         state = next(json.loads(m.payload) for m in subscriber.messages
                      if m.topic.endswith("/state"))
         assert state["values"]["1-0:1.8.0"]["unit"] == "Wh"
@@ -218,11 +219,32 @@ def test_the_run_script_publishes_a_reading(
     assert process.returncode == 0, output
 
 
-def _push_until_published(meter: PtyMeter, subscriber: Subscriber,
-                          process: subprocess.Popen[bytes]) -> None:
+def test_the_addon_image_publishes_a_reading(
+    tmp_path: Path, broker: Broker, supervisor: str
+) -> None:
+    addon_image = image("COSEM_READER_TEST_ADDON_IMAGE")
+    meter = PtyMeter(tmp_path / "ttyUSB-meter")
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps({"port": "/dev/ttyUSB0", "key": KEY.hex(), "layer": "auto",
+                                   "topic_base": "addon", "log_level": "info"}))
+    options.chmod(0o644)
+    subscriber = Subscriber(broker.host, broker.port, ("addon/#",))
+    try:
+        with container(addon_image, meter, options=[
+            "-v", f"{options}:/data/options.json:ro",
+            "-e", f"SUPERVISOR_API={supervisor}", "-e", "SUPERVISOR_TOKEN=tok",
+        ]) as process:
+            push_until_published(meter, subscriber, process)
+    finally:
+        subscriber.close()
+        meter.close()
+
+
+def push_until_published(meter: PtyMeter, subscriber: Subscriber,
+                         process: subprocess.Popen[bytes]) -> None:
     """Push until a state message arrives (the port may open after the first push)."""
     for index in range(15):
-        assert process.poll() is None, "the add-on script ended"
+        assert process.poll() is None, process.communicate()[0].decode()
         meter.write(push(index))
         try:
             subscriber.wait_for(lambda messages: any(m.topic.endswith("/state")
@@ -230,4 +252,4 @@ def _push_until_published(meter: PtyMeter, subscriber: Subscriber,
         except AssertionError:
             continue
         return
-    raise AssertionError("no state message from the add-on")
+    raise AssertionError("no state message arrived")

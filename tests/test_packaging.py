@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
 import pytest
-from daemon_support import Daemon, daemon_environment
+from broker import Broker, broker_fixture  # noqa: F401 - the fixture `broker`
+from daemon_support import KEY, Daemon, daemon_environment
+from support.container import container, image
+from support.pty_meter import PtyMeter
+from test_addon import push_until_published
+from test_mqtt import Subscriber
 
 from cosem_reader import __version__
 from cosem_reader.cli import main
@@ -122,3 +129,31 @@ def test_the_wheel_runs_the_demo(installed: Path) -> None:
     names = {path.name.split("-")[0].lower() for path in site.iterdir()}
     assert {"cryptography", "serial", "paho", "cosem_reader"} <= names
     assert not names & {"pytest", "hypothesis", "mypy", "asn1tools", "jinja2", "yaml"}
+
+
+# -- the image ---------------------------------------------------------------------------
+
+
+def test_the_image_publishes_a_reading(tmp_path: Path, broker: Broker) -> None:
+    cosem_reader_image = image("COSEM_READER_TEST_IMAGE")
+    meter = PtyMeter(tmp_path / "ttyUSB-meter")
+    subscriber = Subscriber(broker.host, broker.port, ("image/#",))
+    try:
+        with container(cosem_reader_image, meter, options=[
+            "-e", "COSEM_READER_PORT=/dev/ttyUSB0", "-e", f"COSEM_READER_KEY={KEY.hex()}",
+            "-e", f"COSEM_READER_MQTT_URL={broker.url}", "-e", "COSEM_READER_TOPIC_BASE=image",
+        ]) as process:
+            push_until_published(meter, subscriber, process)
+    finally:
+        subscriber.close()
+        meter.close()
+
+
+def test_the_image_carries_the_licence() -> None:
+    cosem_reader_image = image("COSEM_READER_TEST_IMAGE")
+    engine = shlex.split(os.environ.get("COSEM_READER_TEST_PODMAN", "podman"))
+    machine = shlex.split(os.environ.get("COSEM_READER_TEST_RUN_OPTIONS", ""))
+    shown = subprocess.run([*engine, "run", *machine, "--rm", "--entrypoint", "cat",
+                            cosem_reader_image, "/usr/share/doc/cosem-reader/LICENSE"],
+                           capture_output=True, text=True, check=False, timeout=60)
+    assert shown.stdout == (ROOT / "LICENSE").read_text(encoding="utf-8"), shown.stderr
