@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from test_mqtt import Subscriber
 
 from cosem_reader import __version__
 from cosem_reader.cli import main
+from cosem_reader.config import load_settings
 from cosem_reader.demo import DEMO_KEY, capture_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +76,31 @@ def test_read_demo_prints_every_reading_and_ends() -> None:
     readings = [json.loads(line) for line in daemon.stdout]
     assert [reading["frame_counter"] for reading in readings] == [4096, 4097, 4098]
     assert DEMO_KEY not in daemon.output()
+
+
+# -- the documented commands -------------------------------------------------------------
+
+
+def test_the_systemd_steps_name_files_that_exist() -> None:
+    steps = (ROOT / "packaging/systemd/README.md").read_text(encoding="utf-8")
+    copies = [line.split()[-2] for line in steps.splitlines()
+              if line.startswith(("sudo install -m", "sudo cp "))]
+    assert "packaging/systemd/config.toml" in copies
+    assert [name for name in copies if name != "/dev/null" and not (ROOT / name).exists()] == []
+
+
+def test_the_example_config_is_valid() -> None:
+    settings = load_settings(str(ROOT / "packaging/systemd/config.toml"), env={})
+    assert settings.meters[0].serial.port is not None
+    assert settings.warnings == ()
+
+
+def test_the_docs_install_only_what_exists() -> None:
+    for name in ("README.md", "docs/daemon.md", "packaging/systemd/README.md"):
+        for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+            if re.search(r"pipx? install cosem-reader", line):
+                assert "once released" in line.lower(), (name, line)
+            assert "src/cosem_reader/demo" not in line or name == "README.md", (name, line)
 
 
 # -- the wheel ---------------------------------------------------------------------------
