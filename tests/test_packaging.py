@@ -165,9 +165,16 @@ def test_the_image_publishes_a_reading(tmp_path: Path, broker: Broker) -> None:
     cosem_reader_image = image("COSEM_READER_TEST_IMAGE")
     meter = PtyMeter(tmp_path / "ttyUSB-meter")
     subscriber = Subscriber(broker.host, broker.port, ("image/#",))
+    # The key file as docs/daemon.md ("Docker") sets it up: the container's user owns it.
+    key_file = tmp_path / "container-key"
+    key_file.write_text(KEY.hex() + "\n")
+    os.chown(key_file, 10001, -1)
+    key_file.chmod(0o400)
     try:
         with container(cosem_reader_image, meter, options=[
-            "-e", "COSEM_READER_PORT=/dev/ttyUSB0", "-e", f"COSEM_READER_KEY={KEY.hex()}",
+            "-e", "COSEM_READER_PORT=/dev/ttyUSB0",
+            "-e", "COSEM_READER_KEY_FILE=/run/secrets/cosem-reader-key",
+            "-v", f"{key_file}:/run/secrets/cosem-reader-key:ro",
             "-e", f"COSEM_READER_MQTT_URL={broker.url}", "-e", "COSEM_READER_TOPIC_BASE=image",
         ]) as process:
             push_until_published(meter, subscriber, process)
