@@ -158,6 +158,42 @@ def test_the_wheel_runs_the_demo(installed: Path) -> None:
     assert not names & {"pytest", "hypothesis", "mypy", "asn1tools", "jinja2", "yaml"}
 
 
+# -- the Dockerfiles (checked in CI, where no image is built) ----------------------------
+
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    text = dockerfile.read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [(line.split()[0].upper(), line.split(None, 1)[1]) for line in lines
+            if line and not line.startswith("#")]
+
+
+def test_the_dockerfile_sends_and_copies_only_what_exists() -> None:
+    steps = _instructions(ROOT / "Dockerfile")
+    allowed = {line[1:].rstrip("/") for line in
+               (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.startswith("!")}
+    sources = [part for kind, rest in steps if kind == "COPY" for part in rest.split()[:-1]]
+    assert "LICENSE" in sources
+    assert [source for source in sources if source.rstrip("/") not in allowed] == []
+    assert all((ROOT / source).exists() for source in sources)
+    # A real base image by default, and not root at run time.
+    assert ("ARG", "BASE=python:3.11-slim") in steps
+    assert [rest for kind, rest in steps if kind == "USER"] == ["cosem-reader"]
+
+
+def test_the_addon_dockerfile_copies_what_its_folder_holds() -> None:
+    addon = ROOT / "ha-addon" / "cosem-reader"
+    steps = _instructions(addon / "Dockerfile")
+    assert steps[0] == ("ARG", "BUILD_FROM")
+    assert steps[1] == ("FROM", "${BUILD_FROM}")
+    sources = [part for kind, rest in steps if kind == "COPY" for part in rest.split()[:-1]]
+    assert sources
+    assert all((addon / source).exists() for source in sources)
+    cmd = next(rest for kind, rest in steps if kind == "CMD")
+    assert (addon / json.loads(cmd)[-1].lstrip("/")).exists()
+
+
 # -- the image ---------------------------------------------------------------------------
 
 
