@@ -326,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="decode a capture file offline",
         description="Decode the pushes in a capture (raw bytes, or hex text with --hex).",
     )
-    decode.add_argument("file", metavar="FILE", help="capture file, or - for standard input")
+    decode.add_argument("file", metavar="FILE", nargs="?",
+                        help="capture file, or - for standard input")
     decode.add_argument("--key", metavar="HEX", help="encryption key (GUEK), 32 hex digits")
     decode.add_argument("--auth-key", metavar="HEX", help="authentication key (GAK), 32 hex digits")
     decode.add_argument(
@@ -352,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decode.set_defaults(handler=run_decode)
     _add_daemon_commands(commands)
+    _add_demo_flags(commands)
     _debug_after_commands(parser)
     return parser
 
@@ -383,6 +385,20 @@ def _add_daemon_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     except ImportError:  # the daemon module is optional while it is being built
         return
     add_commands(commands)
+
+
+def _add_demo_flags(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``--demo`` on decode and read: the demo capture shipped in the package."""
+    from cosem_reader.demo import with_demo  # noqa: PLC0415
+
+    for name, capture_dest in (("decode", "file"), ("read", "replay")):
+        parser = commands.choices.get(name)
+        if parser is None:
+            continue
+        parser.add_argument("--demo", action="store_true",
+                            help="the bundled demo capture with its demo key (no meter needed)")
+        parser.set_defaults(handler=with_demo(parser.get_default("handler"), capture_dest,
+                                              required=name == "decode"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
