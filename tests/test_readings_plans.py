@@ -249,6 +249,7 @@ def test_a_plan_scales_as_the_walk_does() -> None:
         scaler=-3,
         data_type="double-long-unsigned",
         raw=12937,
+        scale_origin="push",
     )
     assert str(found[0].value) == "12.937"
 

@@ -41,10 +41,13 @@ from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
 from cosem_reader.obis import ObisCode, describe
+from cosem_reader.profiles import KNOWN_PROFILES, MeterProfile, PushSignature, select_profile
 from cosem_reader.units import UNITS
 
 __all__ = [
     "Notification",
+    "SCALE_FROM_PUSH",
+    "SCALE_FROM_USER",
     "Reading",
     "ReadingValue",
     "decode_cosem_date",
@@ -52,6 +55,7 @@ __all__ = [
     "decode_cosem_time",
     "load_timezone",
     "notification_from_apdu",
+    "push_signature",
     "readings_from_data",
     "system_timezone",
 ]
@@ -67,6 +71,11 @@ _UNIT_SYMBOLS: dict[int, str | None] = {code: unit.symbol for code, unit in UNIT
 #: The positions of the top-level elements, made once instead of per reading.
 _TOP_POSITIONS = tuple(str(index) for index in range(256))
 
+#: Where a number's scale came from (Reading.scale_origin): the push's own scaler-unit,
+#: the user's ``[scalers]``; else the name of the profile or list layout that gave it.
+SCALE_FROM_PUSH = "push"
+SCALE_FROM_USER = "user"
+
 _PUSH_SETUP_CLASS = 40
 _DEVIATION_NOT_SPECIFIED = -0x8000
 _DAYLIGHT_SAVING_ACTIVE = 0x80
@@ -81,6 +90,10 @@ class Reading:
     always says where in the body it stood.  ``value`` is a :class:`~decimal.Decimal`
     (``raw × 10^scaler``) when the meter sent a scaler, the plain number when it did
     not, a ``str`` for text, a ``datetime`` for a date-time.
+
+    ``scale_origin`` says where a number's scale came from: :data:`SCALE_FROM_PUSH`,
+    :data:`SCALE_FROM_USER`, or the name of the meter profile or list layout.  A number
+    without one is raw: its scale is unknown, so it has no unit.
     """
 
     obis: ObisCode | None
@@ -90,6 +103,7 @@ class Reading:
     scaler: int | None
     data_type: str
     raw: Any = None
+    scale_origin: str | None = None
 
     @property
     def key(self) -> str:
@@ -342,7 +356,14 @@ def _scaled_reading(
     number = Decimal(int(raw))
     # Data's numbers have at most 20 digits, so scaleb(0) would change nothing.
     return _make_reading(
-        obis, position, number.scaleb(scaler) if scaler else number, unit, scaler, name, raw
+        obis,
+        position,
+        number.scaleb(scaler) if scaler else number,
+        unit,
+        scaler,
+        name,
+        raw,
+        SCALE_FROM_PUSH,
     )
 
 
@@ -363,6 +384,8 @@ class _Walk:
         self.local_zone = local_zone
         self.scalers = scalers
         self.readings: list[Reading] = []
+        #: Indices of the readings that are numbers with an OBIS code but no known scale.
+        self.unscaled: list[int] = []
         #: While a plan is learned, the decisions of the walk in order (see _Plan).
         self.steps: list[_Step] | None = None
 
@@ -412,12 +435,14 @@ class _Walk:
         *,
         unit: str | None = None,
         scaler: int | None = None,
+        origin: str | None = None,
     ) -> None:
-        """A value with its OBIS code, scaled when there is a scaler.
+        """A value with its OBIS code, scaled when its scale is known.
 
         The meter's scaler-unit wins; for a register sent without one, the user's
-        configured scaler, else the list layout's; the unit then comes from the
-        layout or the OBIS table.
+        configured scaler, else the list layout's (``origin`` names it); the unit then
+        comes from the layout or the OBIS table.  A number whose scale none of them
+        knows stays raw and gets no unit (a meter profile may scale it later).
         """
         name, raw = value_element
         value: ReadingValue
@@ -429,18 +454,27 @@ class _Walk:
             )
             return
         if name in _NUMBER_TYPES:
-            if self.scalers:
-                scaler = self.scalers.get(obis, scaler)
-            unit = unit or describe(obis).unit
-        else:
-            scaler = None
-            if name in ("float32", "float64"):
-                unit = unit or describe(obis).unit
-        if scaler is not None:
+            if self.scalers and obis in self.scalers:
+                scaler = self.scalers[obis]
+                origin = SCALE_FROM_USER
+            if scaler is None:
+                self.unscaled.append(len(self.readings))
+                self.readings.append(
+                    _make_reading(obis, position, int(raw), None, None, name, raw, None)
+                )
+                return
             value = Decimal(int(raw)).scaleb(scaler)
+            unit = unit or describe(obis).unit
+        elif name in ("float32", "float64"):
+            # A floating-point number carries its own scale.
+            value = self.plain_value(value_element, obis)
+            unit = unit or describe(obis).unit
+            scaler = None
+            origin = SCALE_FROM_PUSH
         else:
             value = self.plain_value(value_element, obis)
-        self.readings.append(_make_reading(obis, position, value, unit, scaler, name, raw))
+            unit = scaler = origin = None
+        self.readings.append(_make_reading(obis, position, value, unit, scaler, name, raw, origin))
 
     def captured(
         self, elements: list[tuple[str, Any]], objects: list[tuple[int, ObisCode, int]]
@@ -470,13 +504,19 @@ class _Walk:
                 self.loose(element, str(index))
             else:
                 self.register(
-                    field.obis, element, None, str(index), unit=field.unit, scaler=field.scaler
+                    field.obis,
+                    element,
+                    None,
+                    str(index),
+                    unit=field.unit,
+                    scaler=field.scaler,
+                    origin=layout.name if field.scaler is not None else None,
                 )
 
     def loose(self, element: tuple[str, Any], position: str) -> None:
         value = self.plain_value(element, None)
         self.readings.append(
-            _make_reading(None, position, value, None, None, element[0], element[1])
+            _make_reading(None, position, value, None, None, element[0], element[1], None)
         )
 
     def elements(self, elements: list[tuple[str, Any]], path: str) -> None:
@@ -661,24 +701,34 @@ def readings_from_data(
     *,
     layouts: Sequence[ListLayout] = KNOWN_LAYOUTS,
     scalers: Mapping[ObisCode, int] | None = None,
+    profiles: Sequence[MeterProfile] = KNOWN_PROFILES,
 ) -> list[Reading]:
     """The readings in one ``Data`` value (a notification body or an attribute value).
 
     ``layouts`` name the positions of lists that carry no OBIS codes; ``scalers`` give
-    a scaler for registers the meter sends without scaler-unit (``{1-0:31.7.0: -2}``).
+    a scaler for registers the meter sends without scaler-unit (``{1-0:31.7.0: -2}``);
+    ``profiles`` give the scale of such registers per meter family, where the user's
+    ``scalers`` do not.
     """
     walk = _Walk(local_zone, scalers or {})
+    _walk_body(walk, data, layouts)
+    if walk.unscaled and profiles:
+        _apply_profile(walk, profiles)
+    return walk.readings
+
+
+def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]) -> None:
     if data[0] not in _CONTAINERS:
         walk.loose(data, "0")
-        return walk.readings
+        return
     elements = data[1]
     for plan in _PLANS.items:
         if plan.replay(elements, walk):
-            return walk.readings
+            return
     objects = _capture_objects(elements)
     if objects is not None:
         walk.captured(elements, objects)
-        return walk.readings
+        return
     study = _PLANS.due()
     if study:
         walk.steps = []
@@ -687,7 +737,7 @@ def readings_from_data(
         steps = walk.steps
         if steps is not None:
             _PLANS.study(lambda: _plan_study(elements, steps))
-        return walk.readings
+        return
     if study:
         # Without OBIS codes the layouts decide, and the caller may pass others.
         _PLANS.unfit()
@@ -695,8 +745,58 @@ def readings_from_data(
     if layout is not None:
         log.debug("the push is a %s list", layout.name)
         walk.readings.clear()
+        walk.unscaled.clear()
         walk.labelled(elements, layout)
-    return walk.readings
+
+
+_LIST_IDENTIFIER = (0, 2, 129)  # value groups C, D, E of 1-1:0.2.129.255
+_LOGICAL_DEVICE_NAME = (0, 0, 42, 0, 0)  # value groups A to E of 0-0:42.0.0.255
+
+
+def push_signature(readings: Sequence[Reading]) -> PushSignature:
+    """What the readings of one push say about the meter: list identifier, maker, codes."""
+    identifier: str | None = None
+    manufacturer: str | None = None
+    codes = []
+    for reading in readings:
+        code = reading.obis
+        value = reading.value
+        if code is None:
+            if reading.position == "0" and isinstance(value, str):
+                identifier = identifier or value
+            continue
+        codes.append(code)
+        if isinstance(value, str):
+            if (code.c, code.d, code.e) == _LIST_IDENTIFIER:
+                identifier = value
+            elif (code.a, code.b, code.c, code.d, code.e) == _LOGICAL_DEVICE_NAME:
+                manufacturer = value[:3].upper()
+    return PushSignature(identifier, manufacturer, frozenset(codes))
+
+
+def _apply_profile(walk: _Walk, profiles: Sequence[MeterProfile]) -> None:
+    """Scales the raw numbers of a push by the profile of the meter family that sent it."""
+    readings = walk.readings
+    profile = select_profile(push_signature(readings), profiles)
+    if profile is None:
+        return
+    registers = profile.registers
+    for index in walk.unscaled:
+        reading = readings[index]
+        found = registers.get(reading.obis)  # type: ignore[arg-type]
+        if found is None:
+            continue
+        scaler, unit = found
+        readings[index] = _make_reading(
+            reading.obis,
+            reading.position,
+            Decimal(int(reading.raw)).scaleb(scaler),
+            unit,
+            scaler,
+            reading.data_type,
+            reading.raw,
+            profile.name,
+        )
 
 
 def _clock_register(readings: list[Reading]) -> datetime | None:
@@ -742,6 +842,7 @@ def notification_from_apdu(
     *,
     layouts: Sequence[ListLayout] = KNOWN_LAYOUTS,
     scalers: Mapping[ObisCode, int] | None = None,
+    profiles: Sequence[MeterProfile] = KNOWN_PROFILES,
 ) -> Notification:
     """Readings from a decoded APDU (data-notification, get-response, event-notification).
 
@@ -753,7 +854,11 @@ def notification_from_apdu(
         raise CosemError(f"a {apdu_type} APDU carries no readings")
     readings: list[Reading] = []
     for data in data_values:
-        readings.extend(readings_from_data(data, local_zone, layouts=layouts, scalers=scalers))
+        readings.extend(
+            readings_from_data(
+                data, local_zone, layouts=layouts, scalers=scalers, profiles=profiles
+            )
+        )
     invoke_id: int | None = None
     # The Clock object's value is what the meter captured with the values; the
     # notification header's date-time says when the push was made (normally the
