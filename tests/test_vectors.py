@@ -15,7 +15,7 @@ import pytest
 from conftest import vector_params
 
 from cosem_reader.errors import CosemReaderError
-from cosem_reader.obis import ObisCode, describe
+from cosem_reader.obis import ObisCode
 from cosem_reader.pipeline import decode_capture
 from cosem_reader.readings import SCALE_FROM_PUSH, Notification, Reading
 from cosem_reader.security import CipheredApdu

@@ -192,12 +192,18 @@ def sensor_config(
     if _is_number(value):
         unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
         device_class = info.device_class
+        state_class = info.state_class
+        if reading.scale_origin is None and not isinstance(value, float):
+            # A raw number of unknown scale: graphed as energy it would be believed.
+            device_class = None
+            if state_class == "total_increasing":
+                state_class = None
         if device_class is not None and unit not in _ALLOWED_UNITS.get(device_class, ()):
             device_class = None
         if device_class is not None:
             payload["device_class"] = device_class
-        if info.state_class is not None:
-            payload["state_class"] = info.state_class
+        if state_class is not None:
+            payload["state_class"] = state_class
         if unit is not None:
             payload["unit_of_measurement"] = unit
         if reading.scaler is not None:

@@ -52,9 +52,9 @@ class MeterProfile:
 
     def matches(self, signature: PushSignature) -> bool:
         """Whether a push with this signature comes from this meter family."""
-        if self.list_identifier is not None and not (
-            signature.list_identifier or ""
-        ).startswith(self.list_identifier):
+        if self.list_identifier is not None and not (signature.list_identifier or "").startswith(
+            self.list_identifier
+        ):
             return False
         if self.manufacturer is not None and signature.manufacturer != self.manufacturer:
             return False
@@ -127,9 +127,7 @@ _E450_ONLY = _codes("0-0:1.0.0", "0-0:96.1.1")
 
 #: The profiles this release knows, most specific first.
 KNOWN_PROFILES: tuple[MeterProfile, ...] = (
-    MeterProfile(
-        "Kamstrup Omnipower (NO/SE/DK)", _KAMSTRUP, list_identifier="Kamstrup_V0001"
-    ),
+    MeterProfile("Kamstrup Omnipower (NO/SE/DK)", _KAMSTRUP, list_identifier="Kamstrup_V0001"),
     MeterProfile(
         "Iskraemeco AM550, Swiss VSE 2026 list",
         _registers(*_VSE_COMMON, *_VSE_DECIVOLTS, ("1-1:1.7.0", 0, "W"), ("1-1:2.7.0", 0, "W")),

@@ -45,9 +45,9 @@ from cosem_reader.profiles import KNOWN_PROFILES, MeterProfile, PushSignature, s
 from cosem_reader.units import UNITS
 
 __all__ = [
-    "Notification",
     "SCALE_FROM_PUSH",
     "SCALE_FROM_USER",
+    "Notification",
     "Reading",
     "ReadingValue",
     "decode_cosem_date",
@@ -310,6 +310,22 @@ def _capture_objects(elements: list[tuple[str, Any]]) -> list[tuple[int, ObisCod
     return objects
 
 
+def _attribute_descriptor(element: tuple[str, Any]) -> tuple[int, ObisCode, int] | None:
+    """``{class-id, logical name, attribute index}``, the descriptor that labels a value.
+
+    Sagemcom XT211 pushes (Czechia) send each value as ``structure {descriptor, value}``.
+    """
+    name, items = element
+    if name != "structure" or len(items) != 3:
+        return None
+    (class_type, class_id), (name_type, logical_name), (attribute_type, attribute) = items
+    if class_type != "long-unsigned" or name_type != "octet-string" or len(logical_name) != 6:
+        return None
+    if attribute_type not in ("integer", "unsigned"):
+        return None
+    return class_id, ObisCode.from_bytes(logical_name), attribute
+
+
 def _scaler_unit(element: tuple[str, Any]) -> tuple[int, int] | None:
     name, value = element
     if name != "structure" or len(value) != 2:
@@ -388,6 +404,8 @@ class _Walk:
         self.unscaled: list[int] = []
         #: While a plan is learned, the decisions of the walk in order (see _Plan).
         self.steps: list[_Step] | None = None
+        #: Whether the walk decided something a plan cannot note (a described value).
+        self.unfit = False
 
     def plain_value(self, element: tuple[str, Any], obis: ObisCode | None) -> ReadingValue:
         """A value without scaler: numbers as they are, octet strings as text or time."""
@@ -513,6 +531,35 @@ class _Walk:
                     origin=layout.name if field.scaler is not None else None,
                 )
 
+    def described(
+        self,
+        siblings: list[tuple[str, Any]],
+        descriptor: tuple[int, ObisCode, int],
+        value: tuple[str, Any],
+        position: str,
+    ) -> None:
+        """A value labelled by its attribute descriptor: the descriptor names the OBIS code.
+
+        A register's scaler-unit (attribute 3) may stand beside its value (attribute 2)
+        in the same list; it scales the value and is not a reading of its own.
+        """
+        self.unfit = True
+        _, code, attribute = descriptor
+        if value[0] in _CONTAINERS:
+            if attribute == 3 and _scaler_unit(value) is not None:
+                return
+            self.elements(value[1], f"{position}.")
+            return
+        scaler_unit = None
+        if attribute == 2:
+            for sibling in siblings:
+                if sibling[0] == "structure" and len(sibling[1]) == 2:
+                    found = _attribute_descriptor(sibling[1][0])
+                    if found is not None and found[1] == code and found[2] == 3:
+                        scaler_unit = _scaler_unit(sibling[1][1])
+                        break
+        self.register(code, value, scaler_unit, position)
+
     def loose(self, element: tuple[str, Any], position: str) -> None:
         value = self.plain_value(element, None)
         self.readings.append(
@@ -551,6 +598,13 @@ class _Walk:
                         self.register(ObisCode.from_bytes(code), following, scaler_unit, position)
                         index += 3 if scaler_unit is not None else 2
                         continue
+            if kind == "structure" and len(element[1]) == 2:
+                descriptor = _attribute_descriptor(element[1][0])
+                if descriptor is not None:
+                    position = f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index]
+                    self.described(elements, descriptor, element[1][1], position)
+                    index += 1
+                    continue
             if kind in _CONTAINERS:
                 self.elements(element[1], f"{path}{index}.")
             else:
@@ -674,13 +728,9 @@ class _PlanWriter:
             if scaler_unit is not None and items[index + 1][0] in _NUMBER_TYPES:
                 scaler, unit_code = scaler_unit
                 unit = self.bind(_UNIT_SYMBOLS.get(unit_code))
-                lines.append(
-                    f"    add(scaled({obis}, {at}, {value}, {self.bind(scaler)}, {unit}))"
-                )
+                lines.append(f"    add(scaled({obis}, {at}, {value}, {self.bind(scaler)}, {unit}))")
             else:
-                lines.append(
-                    f"    walk.register({obis}, {value}, {self.bind(scaler_unit)}, {at})"
-                )
+                lines.append(f"    walk.register({obis}, {value}, {self.bind(scaler_unit)}, {at})")
         lines.append("    return True")
         return "\n".join(lines) + "\n"
 
@@ -735,8 +785,10 @@ def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]
     walk.elements(elements, "")
     if any(reading.obis is not None for reading in walk.readings):
         steps = walk.steps
-        if steps is not None:
+        if steps is not None and not walk.unfit:
             _PLANS.study(lambda: _plan_study(elements, steps))
+        elif study:
+            _PLANS.unfit()
         return
     if study:
         # Without OBIS codes the layouts decide, and the caller may pass others.
