@@ -293,3 +293,30 @@ def test_changing_a_returned_tree_does_not_change_a_plan(fresh_plans: Learner[An
     body[1][3][1][0] = ("integer", -3)
     # ... and a push that really has that scaler-unit must not be read with the old one.
     same(readings_from_data(body), walk_only(body))
+
+
+def kamstrup_list(identifier: str, current: int) -> tuple[str, Any]:
+    """Kamstrup's flat OBIS/value list: bare numbers that only a meter profile scales."""
+    return (
+        "array",
+        [
+            ("visible-string", identifier),
+            obis("1.1.31.7.0.255"),
+            ("double-long-unsigned", current),
+            obis("1.1.1.8.0.255"),
+            ("double-long-unsigned", 6307498),
+        ],
+    )
+
+
+def test_a_plan_applies_the_meter_profile_as_the_walk_does(fresh_plans: Learner[Any]) -> None:
+    """The profile follows what each push says, not what the learning push said."""
+    for current in range(3):
+        found = readings_from_data(kamstrup_list("Kamstrup_V0001", current))
+    assert fresh_plans.items
+    same(found, walk_only(kamstrup_list("Kamstrup_V0001", 2)))
+    assert found[1].scale_origin == "Kamstrup Omnipower (NO/SE/DK)"
+    # Same layout, same length of identifier, another list: the plan runs, no profile fits.
+    other = readings_from_data(kamstrup_list("Kamstrup_X0001", 287))
+    same(other, walk_only(kamstrup_list("Kamstrup_X0001", 287)))
+    assert (other[1].value, other[1].unit, other[1].scale_origin) == (287, None, None)

@@ -13,6 +13,7 @@ from support.encoder import cosem_date_time, data_notification, obis, scaler_uni
 from test_axdr import data_values
 
 from cosem_reader.apdu import decode_apdu
+from cosem_reader.cli import format_text
 from cosem_reader.jsonout import notification_to_dict, reading_to_dict
 from cosem_reader.layouts import KNOWN_LAYOUTS
 from cosem_reader.obis import ObisCode
@@ -219,3 +220,10 @@ def test_json_of_a_notification_says_which_numbers_are_raw() -> None:
     values = notification_to_dict(notification)["values"]
     assert values["1-1:1.8.0"]["scaled"] is False
     assert values["1-1:31.7.0"]["unit"] == "A"
+
+
+def test_the_text_format_names_the_profile_and_marks_raw_numbers() -> None:
+    text = format_text(decode(data_notification(kamstrup_body())), "en", None)
+    assert f"meter profile: {KAMSTRUP}" in text
+    assert "5.64 A" in text
+    assert "6307498 (raw: scale unknown)" in text

@@ -191,3 +191,36 @@ def test_a_wrong_key_is_reported_as_such(vector: dict[str, Any]) -> None:
     errors = [r for r in results if isinstance(r, CosemReaderError)]
     assert errors
     assert any("key" in str(e) for e in errors), errors
+
+
+@pytest.mark.parametrize("vector", vector_params(lambda v: v["id"] in PROFILED))
+def test_a_profiled_vector_names_its_profile(vector: dict[str, Any]) -> None:
+    """Each reading the profile scales says so; every other bare number stays raw, unitless."""
+    notification = the_notification(vector)
+    origins = {reading.scale_origin for reading in notification.readings}
+    assert PROFILED[vector["id"]] in origins
+    assert origins <= {None, SCALE_FROM_PUSH, PROFILED[vector["id"]]}
+
+
+@pytest.mark.parametrize("vector", vector_params())
+def test_no_vector_reading_has_a_unit_without_a_known_scale(vector: dict[str, Any]) -> None:
+    for result in decode_vector(vector):
+        if isinstance(result, Notification):
+            for reading in result.readings:
+                assert reading.unit is None or reading.scale_origin is not None, reading
+
+
+@pytest.mark.parametrize(
+    "vector", vector_params(lambda v: v["id"] == "at-netzburgenland-lg-e450-hdlc")
+)
+def test_netz_burgenland_phase_angles_stay_raw(vector: dict[str, Any]) -> None:
+    """The operator's list gives no scale for the angles: ``400°`` must not reach the user."""
+    notification = the_notification(vector)
+    for code in ("1-0:81.7.40", "1-0:81.7.51", "1-0:81.7.62"):
+        angle = notification.reading(code)
+        assert angle is not None
+        assert (angle.unit, angle.scale_origin) == (None, None), code
+    current = notification.reading("1-0:71.7.0")
+    assert current is not None
+    assert (current.value, current.unit) == (Decimal("0.26"), "A")
+    assert current.scale_origin == "Landis+Gyr E450, Netz Burgenland"
