@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
@@ -14,6 +15,7 @@ from test_axdr import data_values
 
 from cosem_reader.apdu import decode_apdu
 from cosem_reader.cli import format_text
+from cosem_reader.config import load_settings, render_settings
 from cosem_reader.jsonout import notification_to_dict, reading_to_dict
 from cosem_reader.layouts import KNOWN_LAYOUTS
 from cosem_reader.obis import ObisCode
@@ -227,3 +229,12 @@ def test_the_text_format_names_the_profile_and_marks_raw_numbers() -> None:
     assert f"meter profile: {KAMSTRUP}" in text
     assert "5.64 A" in text
     assert "6307498 (raw: scale unknown)" in text
+
+
+def test_config_check_says_which_profile_a_users_scaler_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[serial]\nport = "/dev/a"\n[scalers]\n"1-1:31.7.0" = -1\n', encoding="utf-8")
+    path.chmod(0o600)
+    rendered = render_settings(load_settings(str(path), {}, env={}))
+    assert f'"1-1:31.7.0" = -1  # instead of the profile {KAMSTRUP}' in rendered
+    assert f"#   {KAMSTRUP}" in rendered

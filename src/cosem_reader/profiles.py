@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 
 from cosem_reader.obis import ObisCode
 
-__all__ = ["KNOWN_PROFILES", "MeterProfile", "PushSignature", "select_profile"]
+__all__ = [
+    "KNOWN_PROFILES",
+    "MeterProfile",
+    "PushSignature",
+    "profiles_overridden",
+    "select_profile",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +166,10 @@ def select_profile(
         if profile.matches(signature):
             return profile
     return None
+
+
+def profiles_overridden(
+    code: ObisCode, profiles: Sequence[MeterProfile] = KNOWN_PROFILES
+) -> list[str]:
+    """The profiles whose scale for ``code`` a user's ``[scalers]`` entry replaces."""
+    return [profile.name for profile in profiles if code in profile.registers]
