@@ -193,7 +193,8 @@ def sensor_config(
         unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
         device_class = info.device_class
         state_class = info.state_class
-        if reading.scale_origin is reading.scaler is None and not isinstance(value, float):
+        raw = reading.scale_origin is None and reading.scaler is None
+        if raw and not isinstance(value, float):
             # A raw number of unknown scale: graphed as energy it would be believed.
             device_class = None
             if state_class == "total_increasing":

@@ -40,7 +40,8 @@ def is_raw_number(reading: Reading) -> bool:
     """Whether a reading is a number whose scale nobody knows: shown raw, without a unit."""
     value = reading.value
     return (
-        reading.scale_origin is reading.scaler is None
+        reading.scale_origin is None
+        and reading.scaler is None
         and isinstance(value, int)
         and not isinstance(value, bool)
         and reading.data_type != "enum"
