@@ -631,14 +631,37 @@ class _Plan:
     of these goes the walk's way.
     """
 
-    __slots__ = ("replay",)
+    __slots__ = ("replay", "scales", "signature_at")
 
     def __init__(self, source: str, namespace: dict[str, Any]) -> None:
         # The source holds indices, lengths and the names k<n> bound in the namespace:
         # nothing of the decoded values is ever code.
         exec(source, namespace)  # noqa: S102
         self.replay: Callable[[list[tuple[str, Any]], _Walk], bool] = namespace["replay"]
+        #: Where the readings that name the meter stand (fixed by the layout the plan checks).
+        self.signature_at: tuple[int, ...] | None = None
+        #: What the known profiles made of the bare numbers, by what named the meter.
+        self.scales: dict[tuple[Any, ...], _Scales] = {}
 
+    def apply_profile(self, walk: _Walk) -> None:
+        """The known profiles applied as the first push of this layout and meter decided."""
+        readings = walk.readings
+        at = self.signature_at
+        if at is None:
+            at = self.signature_at = _signature_indices(readings)
+        key = (tuple(walk.unscaled), *(readings[index].value for index in at))
+        scales = self.scales.get(key)
+        if scales is None:
+            if len(self.scales) >= _MAX_PLAN_SCALES:
+                self.scales.clear()
+            scales = self.scales[key] = _profile_scales(readings, walk.unscaled, KNOWN_PROFILES)
+        _rescale(readings, scales)
+
+
+#: The profile's scaler, unit and name for the reading at an index.
+_Scales = tuple[tuple[int, int, str | None, str], ...]
+#: A plan remembers the profiles of this many meters (list identifiers, device names).
+_MAX_PLAN_SCALES = 16
 
 #: Learned plans, shared by every walk: one per meter layout the process reads.
 _PLANS: Learner[_Plan] = Learner(8)
@@ -761,24 +784,28 @@ def readings_from_data(
     ``scalers`` do not.
     """
     walk = _Walk(local_zone, scalers or {})
-    _walk_body(walk, data, layouts)
+    plan = _walk_body(walk, data, layouts)
     if walk.unscaled and profiles:
-        _apply_profile(walk, profiles)
+        if plan is not None and profiles is KNOWN_PROFILES:
+            plan.apply_profile(walk)
+        else:
+            _rescale(walk.readings, _profile_scales(walk.readings, walk.unscaled, profiles))
     return walk.readings
 
 
-def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]) -> None:
+def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]) -> _Plan | None:
+    """Walks a body into ``walk.readings``; the plan that did it, if one did."""
     if data[0] not in _CONTAINERS:
         walk.loose(data, "0")
-        return
+        return None
     elements = data[1]
     for plan in _PLANS.items:
         if plan.replay(elements, walk):
-            return
+            return plan
     objects = _capture_objects(elements)
     if objects is not None:
         walk.captured(elements, objects)
-        return
+        return None
     study = _PLANS.due()
     if study:
         walk.steps = []
@@ -789,7 +816,7 @@ def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]
             _PLANS.study(lambda: _plan_study(elements, steps))
         elif study:
             _PLANS.unfit()
-        return
+        return None
     if study:
         # Without OBIS codes the layouts decide, and the caller may pass others.
         _PLANS.unfit()
@@ -799,6 +826,7 @@ def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]
         walk.readings.clear()
         walk.unscaled.clear()
         walk.labelled(elements, layout)
+    return None
 
 
 _LIST_IDENTIFIER = (0, 2, 129)  # value groups C, D, E of 1-1:0.2.129.255
@@ -826,19 +854,41 @@ def push_signature(readings: Sequence[Reading]) -> PushSignature:
     return PushSignature(identifier, manufacturer, frozenset(codes))
 
 
-def _apply_profile(walk: _Walk, profiles: Sequence[MeterProfile]) -> None:
-    """Scales the raw numbers of a push by the profile of the meter family that sent it."""
-    readings = walk.readings
+def _names_meter(code: ObisCode) -> bool:
+    """Whether a code is the list identifier or the logical device name."""
+    groups = (code.a, code.b, code.c, code.d, code.e)
+    return groups[2:] == _LIST_IDENTIFIER or groups == _LOGICAL_DEVICE_NAME
+
+
+def _signature_indices(readings: Sequence[Reading]) -> tuple[int, ...]:
+    """Where the readings that may name the meter stand: list identifier, device name."""
+    return tuple(
+        index
+        for index, reading in enumerate(readings)
+        if (reading.position == "0" if reading.obis is None else _names_meter(reading.obis))
+    )
+
+
+def _profile_scales(
+    readings: Sequence[Reading], unscaled: Sequence[int], profiles: Sequence[MeterProfile]
+) -> _Scales:
+    """What the profile of the meter that sent these readings makes of their bare numbers."""
     profile = select_profile(push_signature(readings), profiles)
     if profile is None:
-        return
+        return ()
     registers = profile.registers
-    for index in walk.unscaled:
+    scales = []
+    for index in unscaled:
+        found = registers.get(readings[index].obis)  # type: ignore[arg-type]
+        if found is not None:
+            scales.append((index, found[0], found[1], profile.name))
+    return tuple(scales)
+
+
+def _rescale(readings: list[Reading], scales: _Scales) -> None:
+    """Scales the raw numbers of a push as a meter profile says."""
+    for index, scaler, unit, name in scales:
         reading = readings[index]
-        found = registers.get(reading.obis)  # type: ignore[arg-type]
-        if found is None:
-            continue
-        scaler, unit = found
         readings[index] = _make_reading(
             reading.obis,
             reading.position,
@@ -847,7 +897,7 @@ def _apply_profile(walk: _Walk, profiles: Sequence[MeterProfile]) -> None:
             scaler,
             reading.data_type,
             reading.raw,
-            profile.name,
+            name,
         )
 
 
