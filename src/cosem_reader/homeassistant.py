@@ -20,6 +20,9 @@ What the Energy dashboard needs, and what the payloads therefore carry:
   unit or ``%``; the meter sends a plain ratio);
 * text and identifier registers (meter number ``0-0:96.1.0``): no device or state
   class, ``entity_category: diagnostic``.
+* a number whose scale is unknown (sent without scaler-unit, no meter profile or
+  ``[scalers]`` entry for it): no unit, no device class and no ``total_increasing``,
+  so a raw ``564`` is never graphed as 564 A or counted as energy.
 
 A device class whose allowed units do not include the reading's unit is left out:
 Home Assistant rejects the whole entity for such a pair.  ``reactive_energy`` is left
