@@ -20,16 +20,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cosem_reader.obis import ObisCode
+
+if TYPE_CHECKING:
+    from cosem_reader.readings import Reading
 
 __all__ = [
     "KNOWN_PROFILES",
     "MeterProfile",
     "PushSignature",
+    "Scales",
+    "profile_scales",
     "profiles_overridden",
+    "push_signature",
     "select_profile",
+    "signature_indices",
 ]
+
+#: A profile's scaler, unit and name for the reading at an index of a push.
+Scales = tuple[tuple[int, int, str | None, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +92,10 @@ def _registers(*rows: tuple[str, int, str | None]) -> dict[ObisCode, tuple[int, 
 # currents and power factors by 100, takes voltages and powers as they are);
 # esphome-libs/dlms_parser tests/expected/hdlc_kamstrup_omnipower.h notes ("voltage in
 # V, current in 0.01 A, power factor in %"); kjetilrong/AmsToMqttBridge
-# Samples/Kamstrup/obisdata.md (raw 564 = 5.64 A).  Energy registers stay raw: the
-# Norwegian lists count 10 Wh (amsreader multiplies by 10), Swedish ones Wh, and the
-# push names neither country.
+# Samples/Kamstrup/obisdata.md (raw 564 = 5.64 A); turbokongen/hass-AMS
+# custom_components/ams/parsers/kamstrup.py (currents / 100).  Energy registers stay
+# raw: the Norwegian lists count 10 Wh (amsreader multiplies by 10, hass-AMS divides by
+# 100 for kWh), Swedish ones Wh (issue 9), and the push names neither country.
 _KAMSTRUP = _registers(
     ("1-1:1.7.0", 0, "W"),
     ("1-1:2.7.0", 0, "W"),
@@ -173,3 +185,62 @@ def profiles_overridden(
 ) -> list[str]:
     """The profiles whose scale for ``code`` a user's ``[scalers]`` entry replaces."""
     return [profile.name for profile in profiles if code in profile.registers]
+
+
+# -- choosing a profile for the readings of a push --------------------------------------
+
+
+_LIST_IDENTIFIER = (0, 2, 129)  # value groups C, D, E of 1-1:0.2.129.255
+_LOGICAL_DEVICE_NAME = (0, 0, 42, 0, 0)  # value groups A to E of 0-0:42.0.0.255
+
+
+def push_signature(readings: Sequence[Reading]) -> PushSignature:
+    """What the readings of one push say about the meter: list identifier, maker, codes."""
+    identifier: str | None = None
+    manufacturer: str | None = None
+    codes = []
+    for reading in readings:
+        code = reading.obis
+        value = reading.value
+        if code is None:
+            if reading.position == "0" and isinstance(value, str):
+                identifier = identifier or value
+            continue
+        codes.append(code)
+        if isinstance(value, str):
+            if (code.c, code.d, code.e) == _LIST_IDENTIFIER:
+                identifier = value
+            elif (code.a, code.b, code.c, code.d, code.e) == _LOGICAL_DEVICE_NAME:
+                manufacturer = value[:3].upper()
+    return PushSignature(identifier, manufacturer, frozenset(codes))
+
+
+def _names_meter(code: ObisCode) -> bool:
+    """Whether a code is the list identifier or the logical device name."""
+    groups = (code.a, code.b, code.c, code.d, code.e)
+    return groups[2:] == _LIST_IDENTIFIER or groups == _LOGICAL_DEVICE_NAME
+
+
+def signature_indices(readings: Sequence[Reading]) -> tuple[int, ...]:
+    """Where the readings that may name the meter stand: list identifier, device name."""
+    return tuple(
+        index
+        for index, reading in enumerate(readings)
+        if (reading.position == "0" if reading.obis is None else _names_meter(reading.obis))
+    )
+
+
+def profile_scales(
+    readings: Sequence[Reading], unscaled: Sequence[int], profiles: Sequence[MeterProfile]
+) -> Scales:
+    """What the profile of the meter that sent these readings makes of their bare numbers."""
+    profile = select_profile(push_signature(readings), profiles)
+    if profile is None:
+        return ()
+    registers = profile.registers
+    scales = []
+    for index in unscaled:
+        found = registers.get(readings[index].obis)  # type: ignore[arg-type]
+        if found is not None:
+            scales.append((index, found[0], found[1], profile.name))
+    return tuple(scales)

@@ -41,7 +41,13 @@ from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
 from cosem_reader.obis import ObisCode, describe
-from cosem_reader.profiles import KNOWN_PROFILES, MeterProfile, PushSignature, select_profile
+from cosem_reader.profiles import (
+    KNOWN_PROFILES,
+    MeterProfile,
+    Scales,
+    profile_scales,
+    signature_indices,
+)
 from cosem_reader.units import UNITS
 
 __all__ = [
@@ -55,7 +61,6 @@ __all__ = [
     "decode_cosem_time",
     "load_timezone",
     "notification_from_apdu",
-    "push_signature",
     "readings_from_data",
     "system_timezone",
 ]
@@ -641,25 +646,23 @@ class _Plan:
         #: Where the readings that name the meter stand (fixed by the layout the plan checks).
         self.signature_at: tuple[int, ...] | None = None
         #: What the known profiles made of the bare numbers, by what named the meter.
-        self.scales: dict[tuple[Any, ...], _Scales] = {}
+        self.scales: dict[tuple[Any, ...], Scales] = {}
 
     def apply_profile(self, walk: _Walk) -> None:
         """The known profiles applied as the first push of this layout and meter decided."""
         readings = walk.readings
         at = self.signature_at
         if at is None:
-            at = self.signature_at = _signature_indices(readings)
+            at = self.signature_at = signature_indices(readings)
         key = (tuple(walk.unscaled), *(readings[index].value for index in at))
         scales = self.scales.get(key)
         if scales is None:
             if len(self.scales) >= _MAX_PLAN_SCALES:
                 self.scales.clear()
-            scales = self.scales[key] = _profile_scales(readings, walk.unscaled, KNOWN_PROFILES)
+            scales = self.scales[key] = profile_scales(readings, walk.unscaled, KNOWN_PROFILES)
         _rescale(readings, scales)
 
 
-#: The profile's scaler, unit and name for the reading at an index.
-_Scales = tuple[tuple[int, int, str | None, str], ...]
 #: A plan remembers the profiles of this many meters (list identifiers, device names).
 _MAX_PLAN_SCALES = 16
 
@@ -789,7 +792,7 @@ def readings_from_data(
         if plan is not None and profiles is KNOWN_PROFILES:
             plan.apply_profile(walk)
         else:
-            _rescale(walk.readings, _profile_scales(walk.readings, walk.unscaled, profiles))
+            _rescale(walk.readings, profile_scales(walk.readings, walk.unscaled, profiles))
     return walk.readings
 
 
@@ -829,63 +832,7 @@ def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]
     return None
 
 
-_LIST_IDENTIFIER = (0, 2, 129)  # value groups C, D, E of 1-1:0.2.129.255
-_LOGICAL_DEVICE_NAME = (0, 0, 42, 0, 0)  # value groups A to E of 0-0:42.0.0.255
-
-
-def push_signature(readings: Sequence[Reading]) -> PushSignature:
-    """What the readings of one push say about the meter: list identifier, maker, codes."""
-    identifier: str | None = None
-    manufacturer: str | None = None
-    codes = []
-    for reading in readings:
-        code = reading.obis
-        value = reading.value
-        if code is None:
-            if reading.position == "0" and isinstance(value, str):
-                identifier = identifier or value
-            continue
-        codes.append(code)
-        if isinstance(value, str):
-            if (code.c, code.d, code.e) == _LIST_IDENTIFIER:
-                identifier = value
-            elif (code.a, code.b, code.c, code.d, code.e) == _LOGICAL_DEVICE_NAME:
-                manufacturer = value[:3].upper()
-    return PushSignature(identifier, manufacturer, frozenset(codes))
-
-
-def _names_meter(code: ObisCode) -> bool:
-    """Whether a code is the list identifier or the logical device name."""
-    groups = (code.a, code.b, code.c, code.d, code.e)
-    return groups[2:] == _LIST_IDENTIFIER or groups == _LOGICAL_DEVICE_NAME
-
-
-def _signature_indices(readings: Sequence[Reading]) -> tuple[int, ...]:
-    """Where the readings that may name the meter stand: list identifier, device name."""
-    return tuple(
-        index
-        for index, reading in enumerate(readings)
-        if (reading.position == "0" if reading.obis is None else _names_meter(reading.obis))
-    )
-
-
-def _profile_scales(
-    readings: Sequence[Reading], unscaled: Sequence[int], profiles: Sequence[MeterProfile]
-) -> _Scales:
-    """What the profile of the meter that sent these readings makes of their bare numbers."""
-    profile = select_profile(push_signature(readings), profiles)
-    if profile is None:
-        return ()
-    registers = profile.registers
-    scales = []
-    for index in unscaled:
-        found = registers.get(readings[index].obis)  # type: ignore[arg-type]
-        if found is not None:
-            scales.append((index, found[0], found[1], profile.name))
-    return tuple(scales)
-
-
-def _rescale(readings: list[Reading], scales: _Scales) -> None:
+def _rescale(readings: list[Reading], scales: Scales) -> None:
     """Scales the raw numbers of a push as a meter profile says."""
     for index, scaler, unit, name in scales:
         reading = readings[index]
