@@ -3,16 +3,20 @@ or the user's ``[scalers]``; attribute-descriptor lists name their values' OBIS 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support.encoder import cosem_date_time, data_notification, obis, scaler_unit
 from test_axdr import data_values
 
+from cosem_reader import readings as readings_module
+from cosem_reader._learning import Learner
 from cosem_reader.apdu import decode_apdu
 from cosem_reader.cli import format_text
 from cosem_reader.config import load_settings, render_settings
@@ -238,3 +242,18 @@ def test_config_check_says_which_profile_a_users_scaler_replaces(tmp_path: Path)
     rendered = render_settings(load_settings(str(path), {}, env={}))
     assert f'"1-1:31.7.0" = -1  # instead of the profile {KAMSTRUP}' in rendered
     assert f"#   {KAMSTRUP}" in rendered
+
+
+def test_a_number_left_raw_is_reported_once_with_the_fix(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readings_module, "_REPORTED_RAW", set())
+    monkeypatch.setattr(readings_module, "_PLANS", Learner(8))
+    with caplog.at_level(logging.INFO, logger="cosem_reader.readings"):
+        for _ in range(4):
+            readings_from_data(kamstrup_body())
+    lines = [r.getMessage() for r in caplog.records if "1-1:1.8.0" in r.getMessage()]
+    assert len(lines) == 1
+    assert "published raw, without a unit" in lines[0]
+    assert "[scalers]" in lines[0]
+    assert not [r for r in caplog.records if "1-1:31.7.0" in r.getMessage()]

@@ -659,7 +659,7 @@ class _Plan:
         if scales is None:
             if len(self.scales) >= _MAX_PLAN_SCALES:
                 self.scales.clear()
-            scales = self.scales[key] = profile_scales(readings, walk.unscaled, KNOWN_PROFILES)
+            scales = self.scales[key] = _scales(readings, walk.unscaled, KNOWN_PROFILES)
         _rescale(readings, scales)
 
 
@@ -792,7 +792,7 @@ def readings_from_data(
         if plan is not None and profiles is KNOWN_PROFILES:
             plan.apply_profile(walk)
         else:
-            _rescale(walk.readings, profile_scales(walk.readings, walk.unscaled, profiles))
+            _rescale(walk.readings, _scales(walk.readings, walk.unscaled, profiles))
     return walk.readings
 
 
@@ -830,6 +830,29 @@ def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]
         walk.unscaled.clear()
         walk.labelled(elements, layout)
     return None
+
+
+#: The OBIS codes already reported as published raw (one line each per process).
+_REPORTED_RAW: set[ObisCode] = set()
+
+
+def _scales(
+    readings: list[Reading], unscaled: list[int], profiles: Sequence[MeterProfile]
+) -> Scales:
+    """The profile's scales for a push's bare numbers; the first time a code stays raw, a
+    line says so and how to scale it."""
+    scales = profile_scales(readings, unscaled, profiles)
+    scaled = {index for index, *_ in scales}
+    for index in unscaled:
+        code = readings[index].obis
+        if index not in scaled and code is not None and code not in _REPORTED_RAW:
+            _REPORTED_RAW.add(code)
+            log.info(
+                "%s arrives without scaler-unit and no meter profile knows its scale:"
+                " published raw, without a unit (give it in [scalers] to scale it)",
+                code,
+            )
+    return scales
 
 
 def _rescale(readings: list[Reading], scales: Scales) -> None:
