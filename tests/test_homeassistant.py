@@ -22,7 +22,7 @@ from cosem_reader.homeassistant import (
 )
 from cosem_reader.obis import ObisCode
 from cosem_reader.pipeline import decode_capture
-from cosem_reader.readings import Notification, Reading
+from cosem_reader.readings import SCALE_FROM_PUSH, Notification, Reading
 
 METER = "4b464d1020000123"
 STATE = f"cosem-reader/{METER}/state"
@@ -31,9 +31,22 @@ VIENNA_SUMMER = timezone(timedelta(hours=2))
 
 
 def register(code: str, raw: int, scaler: int, unit: str | None) -> Reading:
+    """A register sent with its scaler-unit."""
     return Reading(
-        ObisCode.parse(code), "0", Decimal(raw).scaleb(scaler), unit, scaler, "long-unsigned", raw
+        ObisCode.parse(code),
+        "0",
+        Decimal(raw).scaleb(scaler),
+        unit,
+        scaler,
+        "long-unsigned",
+        raw,
+        SCALE_FROM_PUSH,
     )
+
+
+def raw_register(code: str, raw: int) -> Reading:
+    """A register sent without scaler-unit that nothing scales."""
+    return Reading(ObisCode.parse(code), "0", raw, None, None, "double-long-unsigned", raw)
 
 
 def kaifa_notification() -> Notification:
@@ -91,6 +104,17 @@ def test_energy_dashboard_classes(
     assert payload.get("unit_of_measurement") == unit
     assert "unit_of_measurement" in payload or unit is None
     assert "entity_category" not in payload
+
+
+@pytest.mark.parametrize("code", ["1-1:1.8.0", "1-1:2.8.0", "1-1:1.7.0", "1-1:31.7.0"])
+def test_a_raw_number_gets_no_unit_and_no_energy_or_power_class(code: str) -> None:
+    """A number of unknown scale must not be graphed as energy: HA would believe it."""
+    when = datetime(2026, 3, 12, 15, 24, 30, tzinfo=VIENNA_SUMMER)
+    notification = Notification("data-notification", 1, when, (raw_register(code, 6307498),))
+    _topic, payload = configs(notification)[code]
+    for key in ("device_class", "unit_of_measurement", "suggested_display_precision"):
+        assert key not in payload, key
+    assert payload.get("state_class") in (None, "measurement")
 
 
 def test_sensor_payload_fields() -> None:

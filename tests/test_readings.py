@@ -179,13 +179,16 @@ def test_get_response_carries_readings() -> None:
 
 
 def test_user_scaler_for_registers_without_scaler_unit() -> None:
-    """A register sent without scaler-unit stays raw, unless the user configures a scaler."""
+    """A register sent without scaler-unit stays raw and without a unit, unless the user
+    configures a scaler: ``287 A`` for 2.87 A must never reach the user."""
     body = ("structure", [obis("1.1.31.7.0.255"), ("long-unsigned", 564)])
     apdu = data_notification(body)
-    assert value_of(decode(apdu), "1-1:31.7.0") == 564
-    assert decode(apdu).reading("1-1:31.7.0").unit == "A"  # type: ignore[union-attr]
-    scaled = decode(apdu, scalers={ObisCode.parse("1-1:31.7.0"): -2})
-    assert value_of(scaled, "1-1:31.7.0") == Decimal("5.64")
+    raw = decode(apdu).reading("1-1:31.7.0")
+    assert raw is not None
+    assert (raw.value, raw.unit, raw.scaler, raw.scale_origin) == (564, None, None, None)
+    scaled = decode(apdu, scalers={ObisCode.parse("1-1:31.7.0"): -2}).reading("1-1:31.7.0")
+    assert scaled is not None
+    assert (scaled.value, scaled.unit, scaled.scale_origin) == (Decimal("5.64"), "A", "user")
 
 
 def test_self_describing_push_labels_values_by_its_capture_objects() -> None:

@@ -154,7 +154,16 @@ def test_a_body_that_differs_in_any_decision_takes_the_walk(nested: bool) -> Non
 
 
 def _register() -> st.SearchStrategy[list[tuple[str, Any]]]:
-    codes = st.sampled_from(["1.0.1.8.0.255", "1.0.32.7.0.255", "0.0.96.1.0.255", "1.0.13.7.0.255"])
+    codes = st.sampled_from(
+        [
+            "1.0.1.8.0.255",
+            "1.0.32.7.0.255",
+            "0.0.96.1.0.255",
+            "1.0.13.7.0.255",
+            "1.1.31.7.0.255",  # scaled by the Kamstrup profile when sent bare
+            "1.1.1.8.0.255",
+        ]
+    )
     values = st.one_of(
         st.tuples(st.just("long-unsigned"), st.integers(0, 65535)),
         st.tuples(st.just("double-long"), st.integers(-(2**31), 2**31 - 1)),
@@ -169,8 +178,12 @@ def _register() -> st.SearchStrategy[list[tuple[str, Any]]]:
 
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[str, Any]:
-    """Bodies of registers, flat or one structure each, with loose values among them."""
+    """Bodies of registers, flat or one structure each, with loose values among them,
+    some opened by a list identifier that selects a meter profile."""
     elements: list[tuple[str, Any]] = []
+    head = draw(st.sampled_from(["", "Kamstrup_V0001", "Kamstrup_X0001"]))
+    if head:
+        elements.append(("visible-string", head))
     for _ in range(draw(st.integers(1, 6))):
         choice = draw(st.integers(0, 2))
         if choice == 0:
@@ -180,6 +193,19 @@ def bodies(draw: st.DrawFn) -> tuple[str, Any]:
         else:
             elements.append(draw(data_values()))
     return (draw(st.sampled_from(["structure", "array"])), elements)
+
+
+#: A user's [scalers] entry for a register that the Kamstrup profile also scales.
+USER = {readings_module.ObisCode.parse("1-1:31.7.0"): -1}
+
+
+def _other_identifiers(body: tuple[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The body with the other list identifier of the same length, where it has one."""
+    name, elements = body
+    if elements and elements[0][0] == "visible-string":
+        other = {"Kamstrup_V0001": "Kamstrup_X0001", "Kamstrup_X0001": "Kamstrup_V0001"}
+        if elements[0][1] in other:
+            yield (name, [("visible-string", other[elements[0][1]]), *elements[1:]])
 
 
 @given(st.lists(bodies(), min_size=1, max_size=3), st.lists(st.integers(0, 2), max_size=12))
@@ -192,7 +218,9 @@ def test_any_sequence_of_bodies_reads_as_the_walk_reads_it(
     try:
         for body in [*layouts, *layouts, *(layouts[i % len(layouts)] for i in order)]:
             same(readings_from_data(body), walk_only(body))
-            for changed in list(_changes(body))[:20]:
+            # Another meter's [scalers], or another list identifier, on the same layout.
+            same(readings_from_data(body, scalers=USER), walk_only(body, scalers=USER))
+            for changed in [*list(_changes(body))[:20], *_other_identifiers(body)]:
                 same(readings_from_data(changed), walk_only(changed))
         event(f"plans learned: {min(len(readings_module._PLANS.items), 1)}")
     finally:
@@ -249,6 +277,7 @@ def test_a_plan_scales_as_the_walk_does() -> None:
         scaler=-3,
         data_type="double-long-unsigned",
         raw=12937,
+        scale_origin="push",
     )
     assert str(found[0].value) == "12.937"
 
@@ -292,3 +321,30 @@ def test_changing_a_returned_tree_does_not_change_a_plan(fresh_plans: Learner[An
     body[1][3][1][0] = ("integer", -3)
     # ... and a push that really has that scaler-unit must not be read with the old one.
     same(readings_from_data(body), walk_only(body))
+
+
+def kamstrup_list(identifier: str, current: int) -> tuple[str, Any]:
+    """Kamstrup's flat OBIS/value list: bare numbers that only a meter profile scales."""
+    return (
+        "array",
+        [
+            ("visible-string", identifier),
+            obis("1.1.31.7.0.255"),
+            ("double-long-unsigned", current),
+            obis("1.1.1.8.0.255"),
+            ("double-long-unsigned", 6307498),
+        ],
+    )
+
+
+def test_a_plan_applies_the_meter_profile_as_the_walk_does(fresh_plans: Learner[Any]) -> None:
+    """The profile follows what each push says, not what the learning push said."""
+    for current in range(4):  # walked, learned, then replayed by the plan
+        found = readings_from_data(kamstrup_list("Kamstrup_V0001", current))
+    assert fresh_plans.items
+    same(found, walk_only(kamstrup_list("Kamstrup_V0001", 3)))
+    assert found[1].scale_origin == "Kamstrup Omnipower (NO/SE/DK)"
+    # Same layout, same length of identifier, another list: the plan runs, no profile fits.
+    other = readings_from_data(kamstrup_list("Kamstrup_X0001", 287))
+    same(other, walk_only(kamstrup_list("Kamstrup_X0001", 287)))
+    assert (other[1].value, other[1].unit, other[1].scale_origin) == (287, None, None)

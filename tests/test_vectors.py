@@ -15,12 +15,23 @@ import pytest
 from conftest import vector_params
 
 from cosem_reader.errors import CosemReaderError
-from cosem_reader.obis import ObisCode, describe
+from cosem_reader.obis import ObisCode
 from cosem_reader.pipeline import decode_capture
-from cosem_reader.readings import Notification, Reading
+from cosem_reader.readings import SCALE_FROM_PUSH, Notification, Reading
 from cosem_reader.security import CipheredApdu
 
 VIENNA = ZoneInfo("Europe/Vienna")
+
+
+#: The meter profile each vector's raw numbers get (cosem_reader.profiles); the others
+#: get none, and what their frames send bare stays raw, without a unit.
+PROFILED = {
+    "no-kamstrup-list1": "Kamstrup Omnipower (NO/SE/DK)",
+    "dk-kamstrup-omnipower-gcm": "Kamstrup Omnipower (NO/SE/DK)",
+    "ch-iskra-am550-vse2026": "Iskraemeco AM550, Swiss VSE 2026 list",
+    "ch-lg-e450-vse2026": "Landis+Gyr E450, Swiss VSE 2026 list",
+    "ch-lg-e360-vse2026": "Landis+Gyr E360, Swiss VSE 2026 list",
+}
 
 
 def _key(vector: dict[str, Any], name: str) -> bytes | None:
@@ -95,14 +106,21 @@ def test_vector_decodes_to_the_stated_values(vector: dict[str, Any]) -> None:
     raw_values = expected.get("raw_in_frame_where_source_scaled") or {}
     for dotted, stated in (expected.get("values") or {}).items():
         reading = _by_code(notification, dotted)
-        want = raw_values.get(dotted, stated["value"])
-        assert reading.value == Decimal(str(want)), f"{dotted}: {reading.value} != {want}"
-        if stated.get("unit") is not None:
-            assert reading.unit == stated["unit"], dotted
-        elif reading.scaler is not None:
-            assert reading.unit is None, f"{dotted}: the frame says no unit, got {reading.unit}"
+        origin = reading.scale_origin
+        if origin is None:
+            # Sent bare and no profile knows it: the raw number, without a unit.
+            assert stated.get("unit") is None or dotted in raw_values, f"{dotted} left raw"
+            assert reading.value == raw_values.get(dotted, stated["value"]), dotted
+            assert reading.unit is None, f"{dotted}: raw, yet the unit {reading.unit}"
+        elif origin != SCALE_FROM_PUSH and stated.get("unit") is None:
+            # The source states the raw number; the profile scales it.
+            assert origin == PROFILED.get(vector["id"]), f"{dotted}: {origin}"
+            assert reading.raw == stated["value"], dotted
         else:
-            assert reading.unit in (None, describe(reading.obis).unit)  # type: ignore[arg-type]
+            if origin != SCALE_FROM_PUSH:
+                assert origin == PROFILED.get(vector["id"]), f"{dotted}: {origin}"
+            assert reading.value == Decimal(str(stated["value"])), f"{dotted}: {reading.value}"
+            assert reading.unit == stated.get("unit"), dotted
     for dotted, text in (expected.get("strings") or {}).items():
         assert _as_text(_by_code(notification, dotted).value) == text, dotted
     for position, text in (expected.get("strings_by_position") or {}).items():
@@ -173,3 +191,36 @@ def test_a_wrong_key_is_reported_as_such(vector: dict[str, Any]) -> None:
     errors = [r for r in results if isinstance(r, CosemReaderError)]
     assert errors
     assert any("key" in str(e) for e in errors), errors
+
+
+@pytest.mark.parametrize("vector", vector_params(lambda v: v["id"] in PROFILED))
+def test_a_profiled_vector_names_its_profile(vector: dict[str, Any]) -> None:
+    """Each reading the profile scales says so; every other bare number stays raw, unitless."""
+    notification = the_notification(vector)
+    origins = {reading.scale_origin for reading in notification.readings}
+    assert PROFILED[vector["id"]] in origins
+    assert origins <= {None, SCALE_FROM_PUSH, PROFILED[vector["id"]]}
+
+
+@pytest.mark.parametrize("vector", vector_params())
+def test_no_vector_reading_has_a_unit_without_a_known_scale(vector: dict[str, Any]) -> None:
+    for result in decode_vector(vector):
+        if isinstance(result, Notification):
+            for reading in result.readings:
+                assert reading.unit is None or reading.scale_origin is not None, reading
+
+
+@pytest.mark.parametrize(
+    "vector", vector_params(lambda v: v["id"] == "at-netzburgenland-lg-e450-hdlc")
+)
+def test_netz_burgenland_phase_angles_stay_raw(vector: dict[str, Any]) -> None:
+    """The operator's list gives no scale for the angles: ``400°`` must not reach the user."""
+    notification = the_notification(vector)
+    for code in ("1-0:81.7.40", "1-0:81.7.51", "1-0:81.7.62"):
+        angle = notification.reading(code)
+        assert angle is not None
+        assert (angle.unit, angle.scale_origin) == (None, None), code
+    current = notification.reading("1-0:71.7.0")
+    assert current is not None
+    assert (current.value, current.unit) == (Decimal("0.26"), "A")
+    assert current.scale_origin == "Landis+Gyr E450, Netz Burgenland"

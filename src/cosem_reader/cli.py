@@ -88,8 +88,9 @@ def describe_ciphered(ciphered: CipheredApdu) -> str:
 
 def format_text(notification: Notification, language: str, template: str | None) -> str:
     """A readable table of one notification."""
-    from cosem_reader.jsonout import dumps  # noqa: PLC0415
+    from cosem_reader.jsonout import dumps, is_raw_number  # noqa: PLC0415
     from cosem_reader.obis import format_name  # noqa: PLC0415
+    from cosem_reader.readings import SCALE_FROM_PUSH, SCALE_FROM_USER  # noqa: PLC0415
 
     head = notification.timestamp.isoformat(sep=" ") if notification.timestamp else "(no time)"
     if notification.system_title is not None:
@@ -115,10 +116,16 @@ def format_text(notification: Notification, language: str, template: str | None)
             text = dumps(value).strip('"')
         if reading.unit:
             text += f" {reading.unit}"
+        elif is_raw_number(reading):
+            text += " (raw: scale unknown)"
         rows.append((code, name, text))
     width_code = max((len(r[0]) for r in rows), default=0)
     width_name = max((len(r[1]) for r in rows), default=0)
     lines = [head]
+    origins = {reading.scale_origin for reading in notification.readings}
+    profiles = sorted(origins - {None, SCALE_FROM_PUSH, SCALE_FROM_USER})  # type: ignore[type-var]
+    if profiles:
+        lines.append(f"  meter profile: {', '.join(profiles)}")  # type: ignore[arg-type]
     lines += [f"  {c:<{width_code}}  {n:<{width_name}}  {t}" for c, n, t in rows]
     return "\n".join(lines)
 

@@ -46,6 +46,7 @@ from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import ListLayout, layout_from_config
 from cosem_reader.mqtt import MqttSettings
 from cosem_reader.obis import ObisCode
+from cosem_reader.profiles import KNOWN_PROFILES, profiles_overridden
 from cosem_reader.security import parse_key
 
 __all__ = [
@@ -1096,7 +1097,12 @@ def render_settings(settings: Settings, *, as_json: bool = False) -> str:
             lines.append(f"{key} = {_toml_value(value)}{note}")
     if settings.decoding.scalers:
         lines += ["", "[scalers]"]
-        lines += [f'"{code}" = {scaler}' for code, scaler in settings.decoding.scalers.items()]
+        for code, scaler in settings.decoding.scalers.items():
+            replaced = profiles_overridden(code)
+            note = f"  # instead of the profile {', '.join(replaced)}" if replaced else ""
+            lines.append(f'"{code}" = {scaler}{note}')
+    lines += ["", "# meter profiles, chosen by what each push says ([scalers] win):"]
+    lines += [f"#   {profile.name}" for profile in KNOWN_PROFILES]
     for layout in settings.decoding.layouts:
         lines += ["", "[[layout]]", f"name = {_toml_value(layout.name)}"]
         lines.append(f"# {len(layout.element_types)} positions")

@@ -20,6 +20,9 @@ What the Energy dashboard needs, and what the payloads therefore carry:
   unit or ``%``; the meter sends a plain ratio);
 * text and identifier registers (meter number ``0-0:96.1.0``): no device or state
   class, ``entity_category: diagnostic``.
+* a number whose scale is unknown (sent without scaler-unit, no meter profile or
+  ``[scalers]`` entry for it): no unit, no device class and no ``total_increasing``,
+  so a raw ``564`` is never graphed as 564 A or counted as energy.
 
 A device class whose allowed units do not include the reading's unit is left out:
 Home Assistant rejects the whole entity for such a pair.  ``reactive_energy`` is left
@@ -192,12 +195,19 @@ def sensor_config(
     if _is_number(value):
         unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
         device_class = info.device_class
+        state_class = info.state_class
+        raw = reading.scale_origin is None and reading.scaler is None
+        if raw and not isinstance(value, float):
+            # A raw number of unknown scale: graphed as energy it would be believed.
+            device_class = None
+            if state_class == "total_increasing":
+                state_class = None
         if device_class is not None and unit not in _ALLOWED_UNITS.get(device_class, ()):
             device_class = None
         if device_class is not None:
             payload["device_class"] = device_class
-        if info.state_class is not None:
-            payload["state_class"] = info.state_class
+        if state_class is not None:
+            payload["state_class"] = state_class
         if unit is not None:
             payload["unit_of_measurement"] = unit
         if reading.scaler is not None:

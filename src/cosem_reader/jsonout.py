@@ -19,7 +19,14 @@ from cosem_reader.obis import format_name
 from cosem_reader.readings import Notification, Reading, ReadingValue
 from cosem_reader.security import CipheredApdu
 
-__all__ = ["ciphered_header", "dumps", "format_value", "notification_to_dict", "reading_to_dict"]
+__all__ = [
+    "ciphered_header",
+    "dumps",
+    "format_value",
+    "is_raw_number",
+    "notification_to_dict",
+    "reading_to_dict",
+]
 
 
 def format_value(value: ReadingValue) -> Any:
@@ -29,13 +36,28 @@ def format_value(value: ReadingValue) -> Any:
     return value
 
 
+def is_raw_number(reading: Reading) -> bool:
+    """Whether a reading is a number whose scale nobody knows: shown raw, without a unit."""
+    value = reading.value
+    return (
+        reading.scale_origin is None
+        and reading.scaler is None
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and reading.data_type != "enum"
+    )
+
+
 def reading_to_dict(
     reading: Reading, language: str = "en", name_template: str | None = None
 ) -> dict[str, Any]:
-    """``{"value": …, "unit": …, "name": …}`` of one reading."""
+    """``{"value": …, "unit": …, "name": …}`` of one reading; ``"scaled": false`` marks a
+    number sent without scaler-unit that no profile or ``[scalers]`` entry scales."""
     entry: dict[str, Any] = {"value": format_value(reading.value)}
     if reading.unit is not None or reading.scaler is not None:
         entry["unit"] = reading.unit
+    elif is_raw_number(reading):
+        entry["scaled"] = False
     if reading.obis is not None:
         entry["name"] = format_name(reading.obis, language, name_template)
     return entry

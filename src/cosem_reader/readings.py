@@ -41,9 +41,18 @@ from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import ConfigError, CosemError
 from cosem_reader.layouts import KNOWN_LAYOUTS, ListLayout, match_layout
 from cosem_reader.obis import ObisCode, describe
+from cosem_reader.profiles import (
+    KNOWN_PROFILES,
+    MeterProfile,
+    Scales,
+    profile_scales,
+    signature_indices,
+)
 from cosem_reader.units import UNITS
 
 __all__ = [
+    "SCALE_FROM_PUSH",
+    "SCALE_FROM_USER",
     "Notification",
     "Reading",
     "ReadingValue",
@@ -67,6 +76,11 @@ _UNIT_SYMBOLS: dict[int, str | None] = {code: unit.symbol for code, unit in UNIT
 #: The positions of the top-level elements, made once instead of per reading.
 _TOP_POSITIONS = tuple(str(index) for index in range(256))
 
+#: Where a number's scale came from (Reading.scale_origin): the push's own scaler-unit,
+#: the user's ``[scalers]``; else the name of the profile or list layout that gave it.
+SCALE_FROM_PUSH = "push"
+SCALE_FROM_USER = "user"
+
 _PUSH_SETUP_CLASS = 40
 _DEVIATION_NOT_SPECIFIED = -0x8000
 _DAYLIGHT_SAVING_ACTIVE = 0x80
@@ -81,6 +95,10 @@ class Reading:
     always says where in the body it stood.  ``value`` is a :class:`~decimal.Decimal`
     (``raw × 10^scaler``) when the meter sent a scaler, the plain number when it did
     not, a ``str`` for text, a ``datetime`` for a date-time.
+
+    ``scale_origin`` says where a number's scale came from: :data:`SCALE_FROM_PUSH`,
+    :data:`SCALE_FROM_USER`, or the name of the meter profile or list layout.  A number
+    without one is raw: its scale is unknown, so it has no unit.
     """
 
     obis: ObisCode | None
@@ -90,6 +108,7 @@ class Reading:
     scaler: int | None
     data_type: str
     raw: Any = None
+    scale_origin: str | None = None
 
     @property
     def key(self) -> str:
@@ -296,6 +315,22 @@ def _capture_objects(elements: list[tuple[str, Any]]) -> list[tuple[int, ObisCod
     return objects
 
 
+def _attribute_descriptor(element: tuple[str, Any]) -> tuple[int, ObisCode, int] | None:
+    """``{class-id, logical name, attribute index}``, the descriptor that labels a value.
+
+    Sagemcom XT211 pushes (Czechia) send each value as ``structure {descriptor, value}``.
+    """
+    name, items = element
+    if name != "structure" or len(items) != 3:
+        return None
+    (class_type, class_id), (name_type, logical_name), (attribute_type, attribute) = items
+    if class_type != "long-unsigned" or name_type != "octet-string" or len(logical_name) != 6:
+        return None
+    if attribute_type not in ("integer", "unsigned"):
+        return None
+    return class_id, ObisCode.from_bytes(logical_name), attribute
+
+
 def _scaler_unit(element: tuple[str, Any]) -> tuple[int, int] | None:
     name, value = element
     if name != "structure" or len(value) != 2:
@@ -342,7 +377,14 @@ def _scaled_reading(
     number = Decimal(int(raw))
     # Data's numbers have at most 20 digits, so scaleb(0) would change nothing.
     return _make_reading(
-        obis, position, number.scaleb(scaler) if scaler else number, unit, scaler, name, raw
+        obis,
+        position,
+        number.scaleb(scaler) if scaler else number,
+        unit,
+        scaler,
+        name,
+        raw,
+        SCALE_FROM_PUSH,
     )
 
 
@@ -363,8 +405,12 @@ class _Walk:
         self.local_zone = local_zone
         self.scalers = scalers
         self.readings: list[Reading] = []
+        #: Indices of the readings that are numbers with an OBIS code but no known scale.
+        self.unscaled: list[int] = []
         #: While a plan is learned, the decisions of the walk in order (see _Plan).
         self.steps: list[_Step] | None = None
+        #: Whether the walk decided something a plan cannot note (a described value).
+        self.unfit = False
 
     def plain_value(self, element: tuple[str, Any], obis: ObisCode | None) -> ReadingValue:
         """A value without scaler: numbers as they are, octet strings as text or time."""
@@ -412,12 +458,14 @@ class _Walk:
         *,
         unit: str | None = None,
         scaler: int | None = None,
+        origin: str | None = None,
     ) -> None:
-        """A value with its OBIS code, scaled when there is a scaler.
+        """A value with its OBIS code, scaled when its scale is known.
 
         The meter's scaler-unit wins; for a register sent without one, the user's
-        configured scaler, else the list layout's; the unit then comes from the
-        layout or the OBIS table.
+        configured scaler, else the list layout's (``origin`` names it); the unit then
+        comes from the layout or the OBIS table.  A number whose scale none of them
+        knows stays raw and gets no unit (a meter profile may scale it later).
         """
         name, raw = value_element
         value: ReadingValue
@@ -429,18 +477,27 @@ class _Walk:
             )
             return
         if name in _NUMBER_TYPES:
-            if self.scalers:
-                scaler = self.scalers.get(obis, scaler)
-            unit = unit or describe(obis).unit
-        else:
-            scaler = None
-            if name in ("float32", "float64"):
-                unit = unit or describe(obis).unit
-        if scaler is not None:
+            if self.scalers and obis in self.scalers:
+                scaler = self.scalers[obis]
+                origin = SCALE_FROM_USER
+            if scaler is None:
+                self.unscaled.append(len(self.readings))
+                self.readings.append(
+                    _make_reading(obis, position, int(raw), None, None, name, raw, None)
+                )
+                return
             value = Decimal(int(raw)).scaleb(scaler)
+            unit = unit or describe(obis).unit
+        elif name in ("float32", "float64"):
+            # A floating-point number carries its own scale.
+            value = self.plain_value(value_element, obis)
+            unit = unit or describe(obis).unit
+            scaler = None
+            origin = SCALE_FROM_PUSH
         else:
             value = self.plain_value(value_element, obis)
-        self.readings.append(_make_reading(obis, position, value, unit, scaler, name, raw))
+            unit = scaler = origin = None
+        self.readings.append(_make_reading(obis, position, value, unit, scaler, name, raw, origin))
 
     def captured(
         self, elements: list[tuple[str, Any]], objects: list[tuple[int, ObisCode, int]]
@@ -470,13 +527,48 @@ class _Walk:
                 self.loose(element, str(index))
             else:
                 self.register(
-                    field.obis, element, None, str(index), unit=field.unit, scaler=field.scaler
+                    field.obis,
+                    element,
+                    None,
+                    str(index),
+                    unit=field.unit,
+                    scaler=field.scaler,
+                    origin=layout.name if field.scaler is not None else None,
                 )
+
+    def described(
+        self,
+        siblings: list[tuple[str, Any]],
+        descriptor: tuple[int, ObisCode, int],
+        value: tuple[str, Any],
+        position: str,
+    ) -> None:
+        """A value labelled by its attribute descriptor: the descriptor names the OBIS code.
+
+        A register's scaler-unit (attribute 3) may stand beside its value (attribute 2)
+        in the same list; it scales the value and is not a reading of its own.
+        """
+        self.unfit = True
+        _, code, attribute = descriptor
+        if value[0] in _CONTAINERS:
+            if attribute == 3 and _scaler_unit(value) is not None:
+                return
+            self.elements(value[1], f"{position}.")
+            return
+        scaler_unit = None
+        if attribute == 2:
+            for sibling in siblings:
+                if sibling[0] == "structure" and len(sibling[1]) == 2:
+                    found = _attribute_descriptor(sibling[1][0])
+                    if found is not None and found[1] == code and found[2] == 3:
+                        scaler_unit = _scaler_unit(sibling[1][1])
+                        break
+        self.register(code, value, scaler_unit, position)
 
     def loose(self, element: tuple[str, Any], position: str) -> None:
         value = self.plain_value(element, None)
         self.readings.append(
-            _make_reading(None, position, value, None, None, element[0], element[1])
+            _make_reading(None, position, value, None, None, element[0], element[1], None)
         )
 
     def elements(self, elements: list[tuple[str, Any]], path: str) -> None:
@@ -511,6 +603,13 @@ class _Walk:
                         self.register(ObisCode.from_bytes(code), following, scaler_unit, position)
                         index += 3 if scaler_unit is not None else 2
                         continue
+            if kind == "structure" and len(element[1]) == 2:
+                descriptor = _attribute_descriptor(element[1][0])
+                if descriptor is not None:
+                    position = f"{path}{index}" if path or index > 255 else _TOP_POSITIONS[index]
+                    self.described(elements, descriptor, element[1][1], position)
+                    index += 1
+                    continue
             if kind in _CONTAINERS:
                 self.elements(element[1], f"{path}{index}.")
             else:
@@ -537,14 +636,35 @@ class _Plan:
     of these goes the walk's way.
     """
 
-    __slots__ = ("replay",)
+    __slots__ = ("replay", "scales", "signature_at")
 
     def __init__(self, source: str, namespace: dict[str, Any]) -> None:
         # The source holds indices, lengths and the names k<n> bound in the namespace:
         # nothing of the decoded values is ever code.
         exec(source, namespace)  # noqa: S102
         self.replay: Callable[[list[tuple[str, Any]], _Walk], bool] = namespace["replay"]
+        #: Where the readings that name the meter stand (fixed by the layout the plan checks).
+        self.signature_at: tuple[int, ...] | None = None
+        #: What the known profiles made of the bare numbers, by what named the meter.
+        self.scales: dict[tuple[Any, ...], Scales] = {}
 
+    def apply_profile(self, walk: _Walk) -> None:
+        """The known profiles applied as the first push of this layout and meter decided."""
+        readings = walk.readings
+        at = self.signature_at
+        if at is None:
+            at = self.signature_at = signature_indices(readings)
+        key = (tuple(walk.unscaled), *(readings[index].value for index in at))
+        scales = self.scales.get(key)
+        if scales is None:
+            if len(self.scales) >= _MAX_PLAN_SCALES:
+                self.scales.clear()
+            scales = self.scales[key] = _scales(readings, walk.unscaled, KNOWN_PROFILES)
+        _rescale(readings, scales)
+
+
+#: A plan remembers the profiles of this many meters (list identifiers, device names).
+_MAX_PLAN_SCALES = 16
 
 #: Learned plans, shared by every walk: one per meter layout the process reads.
 _PLANS: Learner[_Plan] = Learner(8)
@@ -634,13 +754,9 @@ class _PlanWriter:
             if scaler_unit is not None and items[index + 1][0] in _NUMBER_TYPES:
                 scaler, unit_code = scaler_unit
                 unit = self.bind(_UNIT_SYMBOLS.get(unit_code))
-                lines.append(
-                    f"    add(scaled({obis}, {at}, {value}, {self.bind(scaler)}, {unit}))"
-                )
+                lines.append(f"    add(scaled({obis}, {at}, {value}, {self.bind(scaler)}, {unit}))")
             else:
-                lines.append(
-                    f"    walk.register({obis}, {value}, {self.bind(scaler_unit)}, {at})"
-                )
+                lines.append(f"    walk.register({obis}, {value}, {self.bind(scaler_unit)}, {at})")
         lines.append("    return True")
         return "\n".join(lines) + "\n"
 
@@ -661,33 +777,49 @@ def readings_from_data(
     *,
     layouts: Sequence[ListLayout] = KNOWN_LAYOUTS,
     scalers: Mapping[ObisCode, int] | None = None,
+    profiles: Sequence[MeterProfile] = KNOWN_PROFILES,
 ) -> list[Reading]:
     """The readings in one ``Data`` value (a notification body or an attribute value).
 
     ``layouts`` name the positions of lists that carry no OBIS codes; ``scalers`` give
-    a scaler for registers the meter sends without scaler-unit (``{1-0:31.7.0: -2}``).
+    a scaler for registers the meter sends without scaler-unit (``{1-0:31.7.0: -2}``);
+    ``profiles`` give the scale of such registers per meter family, where the user's
+    ``scalers`` do not.
     """
     walk = _Walk(local_zone, scalers or {})
+    plan = _walk_body(walk, data, layouts)
+    if walk.unscaled and profiles:
+        if plan is not None and profiles is KNOWN_PROFILES:
+            plan.apply_profile(walk)
+        else:
+            _rescale(walk.readings, _scales(walk.readings, walk.unscaled, profiles))
+    return walk.readings
+
+
+def _walk_body(walk: _Walk, data: tuple[str, Any], layouts: Sequence[ListLayout]) -> _Plan | None:
+    """Walks a body into ``walk.readings``; the plan that did it, if one did."""
     if data[0] not in _CONTAINERS:
         walk.loose(data, "0")
-        return walk.readings
+        return None
     elements = data[1]
     for plan in _PLANS.items:
         if plan.replay(elements, walk):
-            return walk.readings
+            return plan
     objects = _capture_objects(elements)
     if objects is not None:
         walk.captured(elements, objects)
-        return walk.readings
+        return None
     study = _PLANS.due()
     if study:
         walk.steps = []
     walk.elements(elements, "")
     if any(reading.obis is not None for reading in walk.readings):
         steps = walk.steps
-        if steps is not None:
+        if steps is not None and not walk.unfit:
             _PLANS.study(lambda: _plan_study(elements, steps))
-        return walk.readings
+        elif study:
+            _PLANS.unfit()
+        return None
     if study:
         # Without OBIS codes the layouts decide, and the caller may pass others.
         _PLANS.unfit()
@@ -695,8 +827,48 @@ def readings_from_data(
     if layout is not None:
         log.debug("the push is a %s list", layout.name)
         walk.readings.clear()
+        walk.unscaled.clear()
         walk.labelled(elements, layout)
-    return walk.readings
+    return None
+
+
+#: The OBIS codes already reported as published raw (one line each per process).
+_REPORTED_RAW: set[ObisCode] = set()
+
+
+def _scales(
+    readings: list[Reading], unscaled: list[int], profiles: Sequence[MeterProfile]
+) -> Scales:
+    """The profile's scales for a push's bare numbers; the first time a code stays raw, a
+    line says so and how to scale it."""
+    scales = profile_scales(readings, unscaled, profiles)
+    scaled = {index for index, *_ in scales}
+    for index in unscaled:
+        code = readings[index].obis
+        if index not in scaled and code is not None and code not in _REPORTED_RAW:
+            _REPORTED_RAW.add(code)
+            log.info(
+                "%s arrives without scaler-unit and no meter profile knows its scale:"
+                " published raw, without a unit (give it in [scalers] to scale it)",
+                code,
+            )
+    return scales
+
+
+def _rescale(readings: list[Reading], scales: Scales) -> None:
+    """Scales the raw numbers of a push as a meter profile says."""
+    for index, scaler, unit, name in scales:
+        reading = readings[index]
+        readings[index] = _make_reading(
+            reading.obis,
+            reading.position,
+            Decimal(int(reading.raw)).scaleb(scaler),
+            unit,
+            scaler,
+            reading.data_type,
+            reading.raw,
+            name,
+        )
 
 
 def _clock_register(readings: list[Reading]) -> datetime | None:
@@ -742,6 +914,7 @@ def notification_from_apdu(
     *,
     layouts: Sequence[ListLayout] = KNOWN_LAYOUTS,
     scalers: Mapping[ObisCode, int] | None = None,
+    profiles: Sequence[MeterProfile] = KNOWN_PROFILES,
 ) -> Notification:
     """Readings from a decoded APDU (data-notification, get-response, event-notification).
 
@@ -753,7 +926,11 @@ def notification_from_apdu(
         raise CosemError(f"a {apdu_type} APDU carries no readings")
     readings: list[Reading] = []
     for data in data_values:
-        readings.extend(readings_from_data(data, local_zone, layouts=layouts, scalers=scalers))
+        readings.extend(
+            readings_from_data(
+                data, local_zone, layouts=layouts, scalers=scalers, profiles=profiles
+            )
+        )
     invoke_id: int | None = None
     # The Clock object's value is what the meter captured with the values; the
     # notification header's date-time says when the push was made (normally the
