@@ -25,7 +25,7 @@ from support.pty_meter import PtyMeter
 from cosem_reader import dsmr
 from cosem_reader.cli import main
 from cosem_reader.dsmr import P1Reader, Telegram, crc16
-from cosem_reader.dsmr_readings import notification_from_telegram
+from cosem_reader.dsmr_readings import notification_from_telegram, parse_telegram
 from cosem_reader.errors import FrameError, SecurityError
 from cosem_reader.jsonout import notification_to_dict
 from cosem_reader.link import LinkProbe
@@ -516,3 +516,15 @@ def _all_objects_of(text: bytes) -> bool:
     found = only(read_all(text.replace(b"!7EF9", b"!")))
     assert found.crc is None
     return dsmr._all_objects(found)
+
+
+def test_telegram_numbers_carry_their_scale_from_the_push() -> None:
+    """A number written with a unit or decimals has a known scale; a bare count has none."""
+    written = Telegram(
+        b"/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(000404.123*kWh)\r\n1-0:1.7.0(00.244*kW)\r\n"
+        b"0-0:96.7.21(00004)\r\n!",
+        None,
+    )
+    _, readings = parse_telegram(written)
+    origins = {str(r.obis): r.scale_origin for r in readings}
+    assert origins == {"1-0:1.8.1": "push", "1-0:1.7.0": "push", "0-0:96.7.21": None}

@@ -17,7 +17,13 @@ from decimal import Decimal, InvalidOperation
 from cosem_reader.dsmr import Telegram
 from cosem_reader.errors import CosemError
 from cosem_reader.obis import ObisCode
-from cosem_reader.readings import Notification, Reading, ReadingValue, system_timezone
+from cosem_reader.readings import (
+    SCALE_FROM_PUSH,
+    Notification,
+    Reading,
+    ReadingValue,
+    system_timezone,
+)
 
 __all__ = ["notification_from_telegram", "parse_telegram"]
 
@@ -142,7 +148,11 @@ def parse_telegram(
         value, unit, scaler, data_type = _value(code, _VALUE.findall(groups["values"]), local_zone)
         if code == _CLOCK and isinstance(value, datetime):
             timestamp = value
-        readings.append(Reading(code, str(len(readings)), value, unit, scaler, data_type, line))
+        # A telegram writes each number with its decimals and unit: its scale is the meter's own.
+        origin = SCALE_FROM_PUSH if unit is not None or scaler is not None else None
+        readings.append(
+            Reading(code, str(len(readings)), value, unit, scaler, data_type, line, origin)
+        )
     return timestamp, tuple(readings)
 
 
