@@ -89,11 +89,15 @@ class LinkProbe:
         self._mbus = mbus.LongFrameReader()
         self._hdlc = hdlc.HdlcFrameReader()
         self._buffer = bytearray()
+        #: Whether the last answer of :meth:`feed` rests on proof (a checked frame, whole
+        #: APDUs) rather than on a plausible frame start: a guess may be wrong.
+        self.proven = False
 
     def feed(self, chunk: bytes) -> tuple[LinkLayer, bytes] | None:
         """More bytes; the layer and the bytes so far once a frame or APDU proves it."""
         first_chunk = not self._buffer
         self._buffer += chunk
+        self.proven = True
         # Bare APDUs show at the very start; a whole capture may come in one chunk.
         near_start = first_chunk or len(self._buffer) <= _RAW_WINDOW
         if near_start and _whole_apdu_at_start(bytes(self._buffer)):
@@ -111,6 +115,7 @@ class LinkProbe:
                 return "raw", self._take()[start:]
             guess = guess_layer(bytes(self._buffer), strict=True)
             if guess is not None:
+                self.proven = False
                 return guess, self._take()
             # Nothing that even looks like a frame or an APDU (line noise): keep
             # looking, holding only the newest bytes.
@@ -119,6 +124,7 @@ class LinkProbe:
 
     def give_up(self) -> tuple[LinkLayer, bytes]:
         """The best guess without proof: the earliest plausible frame start, else bare APDUs."""
+        self.proven = False
         return guess_layer(bytes(self._buffer)) or "raw", self._take()
 
     def _take(self) -> bytes:
