@@ -26,6 +26,9 @@ _MBUS_START = 0x68
 _HDLC_FLAG = 0x7E
 _OCTET_STRING_TAG = 0x09
 _RAW_WINDOW = 4096
+_BLOCK_TRANSFER = 0xE0
+_EVENT_NOTIFICATION = 0xC2
+_DATE_TIME_LENGTHS = frozenset({0x00, 0x0C, _OCTET_STRING_TAG})
 
 
 #: The APDUs a meter pushes bare: data-notification, general-glo/ded-ciphering,
@@ -69,9 +72,28 @@ def _two_apdus_in(data: bytes) -> int | None:
         if byte not in _PUSHED_APDU_TAGS:
             continue
         end = _apdu_end(data[start:])
-        if end is not None and _apdu_end(data[start + end :]) is not None:
+        if end is None or not _same_kind(data[start:], data[start + end :]):
+            continue
+        if _apdu_end(data[start + end :]) is not None:
             return start
     return None
+
+
+def _same_kind(first: bytes, second: bytes) -> bool:
+    """Whether the next APDU continues the first as a meter's pushes do: the same tag,
+    and for general-block-transfer the next block number.  Line noise holds two short
+    APDUs of any kind back to back within a few hundred KiB; of one kind, hardly ever."""
+    if not second or second[0] != first[0]:
+        return False
+    if first[0] == DATA_NOTIFICATION:
+        # A date-time is absent or 12 bytes (09 0C: the tagged form of some meters).
+        return all(len(apdu) > 5 and apdu[5] in _DATE_TIME_LENGTHS for apdu in (first, second))
+    if first[0] == _EVENT_NOTIFICATION:
+        # Its time is OPTIONAL: absent (00), or present (01) and 12 bytes long.
+        return all(apdu[1:2] == b"\x00" or apdu[1:3] == b"\x01\x0c" for apdu in (first, second))
+    if first[0] != _BLOCK_TRANSFER:
+        return True
+    return len(second) > 3 and int.from_bytes(second[2:4]) == int.from_bytes(first[2:4]) + 1
 
 
 class LinkProbe:
@@ -84,8 +106,11 @@ class LinkProbe:
     bytes.  :meth:`give_up` answers with the best guess when the stream ends.
     """
 
-    def __init__(self, limit: int = 16384) -> None:
+    def __init__(self, limit: int = 16384, *, at_stream_start: bool = True) -> None:
         self.limit = limit
+        #: A probe started in the middle of a stream (to watch a recognised layer) takes
+        #: no APDU at its first byte for proof: noise decodes as a short APDU now and then.
+        self.at_stream_start = at_stream_start
         self._mbus = mbus.LongFrameReader()
         self._hdlc = hdlc.HdlcFrameReader()
         self._buffer = bytearray()
@@ -100,7 +125,7 @@ class LinkProbe:
         self.proven = True
         # Bare APDUs show at the very start; a whole capture may come in one chunk.
         near_start = first_chunk or len(self._buffer) <= _RAW_WINDOW
-        if near_start and _whole_apdu_at_start(bytes(self._buffer)):
+        if self.at_stream_start and near_start and _whole_apdu_at_start(bytes(self._buffer)):
             return "raw", self._take()
         if any(isinstance(item, mbus.LongFrame) for item in self._mbus.feed(chunk)):
             return "mbus", self._take()

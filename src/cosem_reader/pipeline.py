@@ -159,7 +159,7 @@ class StreamDecoder:
         if self._quiet_bytes <= _WATCH_AFTER:
             return []
         if self._watch is None:
-            self._watch = LinkProbe()
+            self._watch = LinkProbe(at_stream_start=False)
         watch = self._watch
         found = watch.feed(chunk)
         if found is None:
@@ -168,7 +168,8 @@ class StreamDecoder:
         if not watch.proven:
             return []
         layer, data = found
-        log.info("link layer: %s (was %s, which stopped giving frames)", layer, self._active)
+        if layer != self._active:
+            log.info("link layer: %s (was %s, which stopped giving frames)", layer, self._active)
         self._new_link_readers()
         self._active = layer
         self._quiet_bytes = 0
