@@ -37,6 +37,7 @@ RejectCause = Literal["plaintext", "no-tag", "frame-counter", "key"]
 _FIX_AUTH = (
     "only authenticated pushes count while an authentication key is set; if this meter"
     " does not authenticate its pushes, set require_authentication = false"
+    " (decode: --no-require-authentication)"
 )
 
 

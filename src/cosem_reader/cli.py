@@ -172,7 +172,8 @@ def run_decode(args: argparse.Namespace) -> int:
     if not data:
         raise SourceError(f"{'standard input' if args.file == '-' else args.file} is empty")
     layer: Layer = args.layer
-    decoder = StreamDecoder(key=key, auth_key=auth_key, layer=layer, local_zone=zone)
+    decoder = StreamDecoder(key=key, auth_key=auth_key, layer=layer, local_zone=zone,
+                            require_authentication=args.require_authentication)
     results: list[Decoded] = decoder.feed(data) + decoder.flush()
     out = sys.stdout
     errors = _ErrorReport(sys.stderr)
@@ -246,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("file", metavar="FILE", help="capture file, or - for standard input")
     decode.add_argument("--key", metavar="HEX", help="encryption key (GUEK), 32 hex digits")
     decode.add_argument("--auth-key", metavar="HEX", help="authentication key (GAK), 32 hex digits")
+    decode.add_argument(
+        "--require-authentication",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only pushes with a verified tag and a rising frame counter count"
+        " (default: on with --auth-key)",
+    )
     decode.add_argument(
         "--layer",
         choices=("auto", "mbus", "hdlc", "raw"),
