@@ -129,3 +129,12 @@ def test_one_flipped_bit_never_makes_a_published_energy_go_back(
     shown = [v for v in values if v is not None]
     assert shown == sorted(shown)
     assert values[-1] is not None or energies[corrupted] > energies[-1]
+
+
+def test_a_capture_read_at_full_speed_bounds_rises_by_time_stamps_only() -> None:
+    """Replaying pushes without time stamps: arrival times say nothing, no rise is withheld."""
+    checker = PlausibilityChecker()
+    pushes = [notification(i, 1000 + 900 * i, stamped=False) for i in range(3)]
+    assert [checker.check(push, None)[1] for push in pushes] == [[], [], []]
+    _, withheld = checker.check(notification(3, 500, stamped=False), None)
+    assert [item.cause for item in withheld] == ["backwards"]

@@ -40,7 +40,12 @@ from types import FrameType
 from typing import Any, Final, TextIO
 
 from cosem_reader import hdlc, mbus
-from cosem_reader.authentication import MemoryCounterStore, RejectedPushError, describe_title
+from cosem_reader.authentication import (
+    FrameCounterStore,
+    MemoryCounterStore,
+    RejectedPushError,
+    describe_title,
+)
 from cosem_reader.config import (
     OPTIONS,
     ConfigProblems,
@@ -428,6 +433,7 @@ class MeterRunner:
         *,
         console: Console | None = None,
         publisher: Any | None = None,
+        counter_store: FrameCounterStore | None = None,
     ) -> None:
         self.meter = meter
         self.settings = settings
@@ -452,7 +458,8 @@ class MeterRunner:
         self.system_title = meter.system_title
         #: Pushes of other meters seen on this meter's port.
         self.foreign_pushes = 0
-        self._counters = MemoryCounterStore()
+        #: The last authenticated frame counters; a persistent store keeps them across runs.
+        self._counters = counter_store if counter_store is not None else MemoryCounterStore()
         self._plausibility = PlausibilityChecker(meter.max_power)
         self.thread = threading.Thread(target=self.run, name=f"meter {meter.label}", daemon=True)
 
@@ -627,7 +634,10 @@ class MeterRunner:
         now = time.monotonic()
         if self.system_title is None and notification.system_title is not None:
             self.system_title = notification.system_title
-        notification, withheld = self._plausibility.check(notification, now)
+        # A capture read at full speed: the time of arrival says nothing about the meter's.
+        fast_replay = bool(self.meter.replay) and not self.settings.realtime
+        notification, withheld = self._plausibility.check(notification,
+                                                          None if fast_replay else now)
         for item in withheld:
             self._limit.log(logging.WARNING, f"withheld:{item.reading.key}:{item.cause}",
                             f"{self.label}{item.reason}")

@@ -63,7 +63,7 @@ class Withheld:
 @dataclass(slots=True)
 class _Energy:
     value: Decimal
-    moment: float
+    moment: float | None
     #: How far above the truth this value may be and still have passed (its allowance).
     allowance: Decimal
     agreeing: int = 1
@@ -90,14 +90,15 @@ class PlausibilityChecker:
         self.max_power = Decimal(str(max_power))
         self._energy: dict[str, _Energy] = {}
         self._candidates: dict[str, _Energy] = {}
-        self._moment: tuple[float, float] | None = None
+        self._moment: float | None = None
 
-    def check(self, notification: Notification, received: float) -> tuple[Notification,
-                                                                             list[Withheld]]:
+    def check(self, notification: Notification, received: float | None) -> tuple[
+            Notification, list[Withheld]]:
         """The notification without its implausible readings, and those readings.
 
         ``received`` is when the push arrived (``time.monotonic()``), for pushes
-        without a time stamp.
+        without a time stamp; None when that says nothing (a capture read at full
+        speed): then only the meter's time stamps bound a rise.
         """
         moment = self._moment_of(notification, received)
         withheld: list[Withheld] = []
@@ -117,16 +118,16 @@ class PlausibilityChecker:
         kept = tuple(r for r in notification.readings if id(r) not in dropped)
         return dataclasses.replace(notification, readings=kept), withheld
 
-    def _moment_of(self, notification: Notification, received: float) -> float:
+    def _moment_of(self, notification: Notification, received: float | None) -> float | None:
         """Seconds on one clock: the meter's when it stamps its pushes, else arrival."""
         stamp = notification.timestamp
         if stamp is None:
             return received
         meter = stamp.timestamp()
-        if self._moment is not None and meter < self._moment[0]:
+        if self._moment is not None and meter < self._moment:
             # A clock set back (or a damaged stamp): keep the clock monotonic.
-            meter = self._moment[0]
-        self._moment = (meter, received)
+            meter = self._moment
+        self._moment = meter
         return meter
 
     def _range(self, reading: Reading, value: Decimal) -> tuple[str, str] | None:
@@ -149,7 +150,7 @@ class PlausibilityChecker:
                          f" {bounds[0]}..{bounds[1]}{unit}")
 
     def _energy_step(self, reading: Reading, value: Decimal,
-                     moment: float) -> tuple[str, str] | None:
+                     moment: float | None) -> tuple[str, str] | None:
         key = reading.key
         last = self._energy.get(key)
         step = Decimal(10) ** reading.scaler if reading.scaler is not None else Decimal(1)
@@ -159,7 +160,12 @@ class PlausibilityChecker:
         problem = self._compare(last, value, moment, reading.unit, step)
         if problem is None:
             self._candidates.pop(key, None)
-            allowance = self._allowance(moment - last.moment, step) if reading.unit else step
+            # Without a bound on the rise, the whole rise may have been the error.
+            allowance = (
+                self._allowance(moment - last.moment, step)
+                if reading.unit and moment is not None and last.moment is not None
+                else value - last.value
+            )
             self._energy[key] = _Energy(value, moment, min(allowance, value - last.value))
             return None
         if problem[0] == "backwards" and last.value - value <= last.allowance:
@@ -184,13 +190,13 @@ class PlausibilityChecker:
         seconds = Decimal(str(max(0.0, elapsed) + _SLACK))
         return self.max_power * seconds / 3600 + step
 
-    def _compare(self, last: _Energy, value: Decimal, moment: float, unit: str | None,
+    def _compare(self, last: _Energy, value: Decimal, moment: float | None, unit: str | None,
                  step: Decimal) -> tuple[str, str] | None:
         suffix = f" {unit}" if unit else ""
         if value < last.value:
             return "backwards", (f"{value}{suffix} is below the last value {last.value}{suffix};"
                                  " an energy register never goes back")
-        if unit is None:
+        if unit is None or moment is None or last.moment is None:
             return None
         elapsed = moment - last.moment
         allowed = self._allowance(elapsed, step)
