@@ -214,3 +214,25 @@ def test_a_restarted_link_detects_the_layer_again() -> None:
     frames = build_hdlc_frames(ciphered_push(plaintext(2), KEY, TITLE, 2, 0x31, AUTH_KEY))
     assert counters(decoder.feed(frames)) == [2]
     assert decoder.active_layer == "hdlc"
+
+
+@settings(max_examples=10)
+@given(
+    st.integers(min_value=0, max_value=2**32),
+    st.integers(min_value=64 * 1024, max_value=512 * 1024),
+    st.sampled_from([64, 1000, 4096]),
+)
+def test_any_noise_then_the_pushes_decode(seed: int, size: int, chunk: int) -> None:
+    """Whatever noise comes first, and however the port cuts it, the pushes after it decode."""
+    decoder = StreamDecoder(key=KEY)
+    noise = random_noise(size, seed)
+    noisy: list[object] = []
+    for start in range(0, len(noise), chunk):
+        noisy += decoder.feed(noise[start : start + chunk])
+    assert counters(noisy) == []
+    results: list[object] = []
+    for counter in (1, 2):
+        wire = push(counter)
+        for start in range(0, len(wire), chunk):
+            results += decoder.feed(wire[start : start + chunk])
+    assert counters(results) == [1, 2]
