@@ -262,3 +262,17 @@ def test_an_unnamed_meter_is_not_called_none(meter: PtyMeter, broker: Broker) ->
         assert not any("None" in line for line in daemon.stderr), daemon.output()
     finally:
         assert daemon.stop() == 0
+
+
+def test_a_configured_system_title_wins_over_the_first_push(meter: PtyMeter) -> None:
+    """The neighbour's meter pushes first: with system_title set, its pushes are not taken."""
+    daemon = Daemon(args(meter, "--system-title", SYSTEM_TITLE.hex()))
+    try:
+        daemon.wait_for_stderr("reading serial port")
+        meter.write(mbus_push(apdu(0, title=OTHER_TITLE)))
+        meter.write(push(1))
+        daemon.wait_for_readings(1)
+        daemon.wait_for_stderr("another meter")
+        assert counters_of(daemon.stdout) == [1001]
+    finally:
+        assert daemon.stop() == 0
