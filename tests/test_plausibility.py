@@ -138,3 +138,14 @@ def test_a_capture_read_at_full_speed_bounds_rises_by_time_stamps_only() -> None
     assert [checker.check(push, None)[1] for push in pushes] == [[], [], []]
     _, withheld = checker.check(notification(3, 500, stamped=False), None)
     assert [item.cause for item in withheld] == ["backwards"]
+
+
+def test_power_beyond_max_power_is_withheld_either_way() -> None:
+    """Import minus export (16.7.0) is negative when feeding in: within ±max_power it passes."""
+    registers = [Register("1.0.16.7.0.255", raw, "double-long", 0, 27)
+                 for raw in (-4200, -90_000)]
+    body = kaifa_ma309m_body(START, registers, "1KFM0000000001", "KFM1000000000001")
+    result = StreamDecoder(layer="raw").decode_apdu(data_notification(body))
+    assert isinstance(result, Notification)
+    _, withheld = PlausibilityChecker().check(result, 0.0)
+    assert [item.reading.value for item in withheld] == [-90_000]

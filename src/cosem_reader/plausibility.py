@@ -10,7 +10,7 @@ so :class:`PlausibilityChecker` withholds, per reading:
   goes backwards, or rises faster than ``max_power`` allows for the time elapsed
   (the meter's time stamps when both pushes carry one, else the time of arrival);
 * a voltage, frequency or power factor outside what a low-voltage grid can show,
-  and an active power above ``max_power``.
+  and an active power beyond ``max_power`` either way.
 
 The rest of the push is published.  Values withheld for rising too fast, or for
 going back further than a value that just passed could have been off, become the
@@ -142,7 +142,8 @@ class PlausibilityChecker:
         elif obis.c in _POWER_FACTOR_C and reading.scaler is not None:
             bounds, what = _POWER_FACTOR, "power factor"
         elif reading.unit == "W":
-            bounds, what = (Decimal(0), self.max_power), "active power (max_power)"
+            # Signed on some registers (16.7.0: import minus export).
+            bounds, what = (-self.max_power, self.max_power), "active power (max_power)"
         if bounds is None or bounds[0] <= value <= bounds[1]:
             return None
         unit = f" {reading.unit}" if reading.unit else ""
