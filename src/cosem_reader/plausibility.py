@@ -132,14 +132,15 @@ class PlausibilityChecker:
 
     def _range(self, reading: Reading, value: Decimal) -> tuple[str, str] | None:
         obis = reading.obis
-        if obis is None or obis.a != 1 or obis.d != 7:
+        # Without a scaler the number's scale is unknown (2347 may be 234.7 V).
+        if obis is None or obis.a != 1 or obis.d != 7 or reading.scaler is None:
             return None
         bounds: tuple[Decimal, Decimal] | None = None
         if reading.unit == "V":
             bounds, what = _VOLTAGE, "voltage"
         elif reading.unit == "Hz":
             bounds, what = _FREQUENCY, "frequency"
-        elif obis.c in _POWER_FACTOR_C and reading.scaler is not None:
+        elif obis.c in _POWER_FACTOR_C:
             bounds, what = _POWER_FACTOR, "power factor"
         elif reading.unit == "W":
             # Signed on some registers (16.7.0: import minus export).
@@ -158,13 +159,15 @@ class PlausibilityChecker:
         if last is None:
             self._energy[key] = _Energy(value, moment, Decimal(0))
             return None
-        problem = self._compare(last, value, moment, reading.unit, step)
+        # Without a scaler only the direction can be judged, not the rate.
+        unit = reading.unit if reading.scaler is not None else None
+        problem = self._compare(last, value, moment, unit, step)
         if problem is None:
             self._candidates.pop(key, None)
             # Without a bound on the rise, the whole rise may have been the error.
             allowance = (
                 self._allowance(moment - last.moment, step)
-                if reading.unit and moment is not None and last.moment is not None
+                if unit and moment is not None and last.moment is not None
                 else value - last.value
             )
             self._energy[key] = _Energy(value, moment, min(allowance, value - last.value))
@@ -175,7 +178,7 @@ class PlausibilityChecker:
             self._candidates.pop(key, None)
             return problem
         candidate = self._candidates.get(key)
-        if candidate is not None and self._compare(candidate, value, moment, reading.unit,
+        if candidate is not None and self._compare(candidate, value, moment, unit,
                                                    step) is None:
             candidate = _Energy(value, moment, Decimal(0), candidate.agreeing + 1)
         else:
