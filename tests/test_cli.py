@@ -454,3 +454,20 @@ def test_stdin_prints_a_short_push_without_waiting_for_more(vector: dict[str, An
         finally:
             child.stdin.close()
             child.wait(timeout=30)
+
+
+def test_auth_key_rejects_untagged_pushes_unless_told_not_to(
+    capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --auth-key only authenticated pushes count; the error says how to turn that off."""
+    auth_key = bytes(range(32, 48)).hex()
+    code, out, err = run(["decode", "--key", KEY.hex(), "--auth-key", auth_key, str(capture)],
+                         capsys)
+    assert code != 0
+    assert out == ""
+    assert "push rejected: it has no authentication tag" in err
+    assert "--no-require-authentication" in err
+    code, out, err = run(["decode", "--key", KEY.hex(), "--auth-key", auth_key,
+                          "--no-require-authentication", str(capture)], capsys)
+    assert code == 0, err
+    assert len(out.splitlines()) == 2

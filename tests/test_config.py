@@ -247,10 +247,43 @@ class TestSecrets:
         config.chmod(0o600)
         assert load_settings(str(config), {}, env={}).warnings == ()
 
+    @pytest.mark.parametrize("option", ["key_file", "auth_key_file", "password_file"])
+    def test_readable_key_or_password_file_warns(self, tmp_path: Path, option: str) -> None:
+        """A key_file or password_file readable by others draws one warning with the fix."""
+        secret = write(tmp_path / "secret", KEY, mode=0o644)
+        section = "mqtt" if option == "password_file" else "decryption"
+        config = write(tmp_path / "c.toml", SERIAL + f'[{section}]\n{option} = "{secret}"\n')
+        settings = load_settings(str(config), {}, env={})
+        assert len(settings.warnings) == 1, settings.warnings
+        assert f"{option}: {secret}" in settings.warnings[0]
+        assert f"chmod 600 {secret}" in settings.warnings[0]
+        secret.chmod(0o600)
+        assert load_settings(str(config), {}, env={}).warnings == ()
+
     def test_no_secret_no_warning(self, tmp_path: Path) -> None:
         """A world-readable config without secrets is fine."""
         config = write(tmp_path / "c.toml", '[serial]\nport = "/dev/a"\n', mode=0o644)
         assert load_settings(str(config), {}, env={}).warnings == ()
+
+
+class TestTrust:
+    def test_authentication_defaults_to_the_auth_key(self) -> None:
+        settings = load_settings(None, {"port": "/dev/a"}, env={})
+        meter = settings.meters[0]
+        assert meter.require_authentication is None
+        assert (meter.silence_timeout, meter.max_power) == (60.0, 69000.0)
+        env = {"COSEM_READER_DECRYPTION_REQUIRE_AUTHENTICATION": "false",
+               "COSEM_READER_DAEMON_MAX_POWER": "44000"}
+        meter = load_settings(None, {"port": "/dev/a"}, env=env).meters[0]
+        assert (meter.require_authentication, meter.max_power) == (False, 44000.0)
+
+    def test_system_title_in_hex(self) -> None:
+        meter = load_settings(None, {"port": "/dev/a", "system_title": "4B:46:4D:67:50:00:00:09"},
+                              env={}).meters[0]
+        assert meter.system_title == bytes.fromhex("4B464D6750000009")
+        with pytest.raises(ConfigProblems) as excinfo:
+            load_settings(None, {"port": "/dev/a", "system_title": "4B46"}, env={})
+        assert "16 hex digits" in str(excinfo.value)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=59), max_size=8),

@@ -378,9 +378,13 @@ def _notification(tree: tuple[str, Any]) -> tuple[str, Any]:
 @given(damaged(_PLAINTEXTS))
 def test_learned_plans_read_as_the_walk(data: bytes) -> None:
     """Readings through the plans learned from the pushes equal the walk's, whatever the bytes."""
-    for _ in range(3):
+    # The learner is global: after earlier tests it may be backing off (up to 64
+    # values unstudied), so warm it until it has learned, not a fixed three rounds.
+    for _ in range(100):
         for plaintext in _PLAINTEXTS:
             notification_from_apdu(decode_apdu(plaintext))
+        if readings_module._PLANS.items:
+            break
     assert readings_module._PLANS.items
     try:
         tree = decode_apdu(data)
@@ -471,7 +475,9 @@ def test_stream_decoder_decodes_every_intact_push_among_garbage() -> None:
     wire = b""
     for push in _MBUS:
         wire += bytes(rng.randrange(256) for _ in range(100)).replace(b"\x68", b"\x00") + push
-    decoder = StreamDecoder(key=KEY, auth_key=AUTH_KEY)
+    # Pushes 100, 101 and 103 carry no tag: with the authentication key they count
+    # only when authentication is not required.
+    decoder = StreamDecoder(key=KEY, auth_key=AUTH_KEY, require_authentication=False)
     results: list[Any] = []
     for piece in _chunked(wire, 5):
         results += decoder.feed(piece)

@@ -105,3 +105,25 @@ def test_bare_apdus_joined_in_the_middle() -> None:
     layer, kept = probe(stream[50:], 64)
     assert layer == "raw"
     assert stream.find(kept[:40]) > 50
+
+
+@pytest.mark.parametrize(
+    ("seed", "size"),
+    # Line noise in which the old proof found two bare APDUs back to back: two
+    # general-block-transfers (seed 5) and two data-notifications (seed 11).
+    [(5, 64 * 1024), (11, 240 * 1024)],
+)
+def test_noise_is_no_proof_of_bare_apdus(seed: int, size: int) -> None:
+    noise = random.Random(seed).randbytes(size)
+    prober = LinkProbe()
+    for start in range(0, len(noise), 4096):
+        found = prober.feed(noise[start : start + 4096])
+        if found is not None:
+            assert not prober.proven, (found[0], found[1][:16].hex())
+
+
+def test_a_watching_probe_takes_no_apdu_at_its_first_byte_for_proof() -> None:
+    """Started mid-stream, a short APDU at the first byte is chance, not proof."""
+    apdu = pushes(1)[0]
+    assert LinkProbe().feed(apdu) is not None
+    assert LinkProbe(at_stream_start=False).feed(apdu) is None

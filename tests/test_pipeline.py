@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 import pytest
@@ -122,7 +123,8 @@ def test_wrong_key_then_right_pushes_keep_coming() -> None:
     """A wrong key yields one error per push and never a notification; the stream goes on."""
     decoder = StreamDecoder(key=bytes(16))
     results = decoder.feed(push(1) + push(2))
-    assert [type(r) for r in results] == [SecurityError, SecurityError]
+    assert len(results) == 2
+    assert all(isinstance(r, SecurityError) for r in results)
     assert "wrong key" in str(results[0])
 
 
@@ -183,3 +185,54 @@ def test_a_lost_tail_and_the_next_lost_head_make_no_reading_and_no_key_error() -
     assert counters(results) == [3]
     assert not any(isinstance(result, SecurityError) for result in results)
     assert any("a telegram was lost" in str(result) for result in results)
+
+
+def random_noise(size: int, seed: int = 10) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_after_a_mebibyte_of_noise_the_next_pushes_decode(seed: int) -> None:
+    """Noise can make the probe settle for a guessed layer: it must not stay there (issue 10.2)."""
+    decoder = StreamDecoder(key=KEY)
+    noise = random_noise(1 << 20, seed)
+    for start in range(0, len(noise), 4096):
+        decoder.feed(noise[start : start + 4096])
+    results: list[object] = []
+    for counter in (1, 2, 3):
+        results += decoder.feed(push(counter))
+    assert counters(results) == [1, 2, 3]
+    assert decoder.active_layer == "mbus"
+
+
+def test_a_restarted_link_detects_the_layer_again() -> None:
+    """A reopened port may carry another link layer (another adapter): detection starts over."""
+    decoder = StreamDecoder(key=KEY, auth_key=AUTH_KEY)
+    assert counters(decoder.feed(push(1, 0x30))) == [1]
+    decoder.restart_link()
+    assert decoder.active_layer is None
+    frames = build_hdlc_frames(ciphered_push(plaintext(2), KEY, TITLE, 2, 0x31, AUTH_KEY))
+    assert counters(decoder.feed(frames)) == [2]
+    assert decoder.active_layer == "hdlc"
+
+
+@settings(max_examples=10)
+@given(
+    st.integers(min_value=0, max_value=2**32),
+    st.integers(min_value=64 * 1024, max_value=512 * 1024),
+    st.sampled_from([64, 1000, 4096]),
+)
+def test_any_noise_then_the_pushes_decode(seed: int, size: int, chunk: int) -> None:
+    """Whatever noise comes first, and however the port cuts it, the pushes after it decode."""
+    decoder = StreamDecoder(key=KEY)
+    noise = random_noise(size, seed)
+    noisy: list[object] = []
+    for start in range(0, len(noise), chunk):
+        noisy += decoder.feed(noise[start : start + chunk])
+    assert counters(noisy) == []
+    results: list[object] = []
+    for counter in (1, 2):
+        wire = push(counter)
+        for start in range(0, len(wire), chunk):
+            results += decoder.feed(wire[start : start + chunk])
+    assert counters(results) == [1, 2]

@@ -266,7 +266,13 @@ def run_decode(args: argparse.Namespace) -> int:
     auth_key = _key_option(args.auth_key, "--auth-key")
     zone = load_timezone(args.timezone)
     layer: Layer = args.layer
-    decoder = StreamDecoder(key=key, auth_key=auth_key, layer=layer, local_zone=zone)
+    decoder = StreamDecoder(
+        key=key,
+        auth_key=auth_key,
+        layer=layer,
+        local_zone=zone,
+        require_authentication=args.require_authentication,
+    )
     errors = _ErrorReport(sys.stderr)
     output = _DecodeOutput(args, sys.stdout, errors)
     source = "standard input" if args.file == "-" else args.file
@@ -337,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="capture file, or - for standard input")
     decode.add_argument("--key", metavar="HEX", help="encryption key (GUEK), 32 hex digits")
     decode.add_argument("--auth-key", metavar="HEX", help="authentication key (GAK), 32 hex digits")
+    decode.add_argument(
+        "--require-authentication",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only pushes with a verified tag and a rising frame counter count"
+        " (default: on with --auth-key)",
+    )
     decode.add_argument(
         "--layer",
         choices=("auto", "mbus", "hdlc", "raw", "dsmr"),

@@ -163,6 +163,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
            "--auth-key", per_meter=True),
     Option("decryption", "auth_key_file", "str", None, "file holding the authentication key",
            "--auth-key-file", per_meter=True),
+    Option("decryption", "require_authentication", "bool", None, "only pushes with a verified"
+           " tag and a rising frame counter count (default: on when an authentication key is"
+           " given)", "--require-authentication", per_meter=True),
+    Option("decryption", "system_title", "str", None, "this meter's system title (16 hex"
+           " digits); pushes of other meters are ignored (default: the first one read)",
+           "--system-title", per_meter=True),
     # decoding
     Option("decoding", "layer", "choice", "auto", "link layer: recognise it, M-Bus, HDLC, P1",
            "--layer", choices=("auto", "mbus", "hdlc", "raw", "dsmr"), per_meter=True),
@@ -263,6 +269,11 @@ OPTIONS: Final[tuple[Option, ...]] = (
            "carry no time stamp", minimum=0),
     Option("daemon", "console", "choice", "auto", "console output without MQTT: a line per "
            "reading on a terminal, JSON when piped", "--format", choices=("auto", "json", "line")),
+    Option("daemon", "silence_timeout", "float", 60.0, "seconds without a valid reading before"
+           " the meter is shown offline", "--silence-timeout", minimum=1, per_meter=True),
+    Option("daemon", "max_power", "float", 69000.0, "watts the connection can draw at most"
+           " (3 × 100 A × 230 V); a faster rising energy register is withheld", "--max-power",
+           minimum=1, per_meter=True),
     Option("daemon", "error_log_interval", "float", 600.0, "seconds between two log lines about"
            " the same recurring error (wrong key, bad frames)", minimum=0),
 )
@@ -464,6 +475,10 @@ class MeterSettings:
     record: Path | None = None
     replay: str | None = None
     replay_hex: bool = False
+    require_authentication: bool | None = None
+    system_title: bytes | None = None
+    silence_timeout: float = 60.0
+    max_power: float = 69000.0
 
     @property
     def label(self) -> str:
@@ -708,6 +723,22 @@ def _check_permissions(path: Path, data: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _system_title(text: str | None, label: str, problems: list[ConfigError]) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        title = bytes.fromhex(text.replace(":", "").replace(" ", ""))
+    except ValueError:
+        title = b""
+    if len(title) != 8:
+        problems.append(ConfigError(
+            f"{label}system_title: {text!r} is not 8 bytes in hex",
+            hint="give 16 hex digits, e.g. 4B464D6750000009 (the log shows the meter's)",
+        ))
+        return None
+    return title
+
+
 def _url_password(url: str) -> str | None:
     try:
         parts = urlsplit(url)
@@ -725,10 +756,18 @@ def _redact_url(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _read_secret_file(path_text: str, what: str, origin: str) -> str:
+def _read_secret_file(path_text: str, what: str, origin: str,
+                      warnings: list[str] | None = None) -> str:
     path = Path(path_text).expanduser()
     try:
-        return path.read_text(encoding="utf-8").strip()
+        text = path.read_text(encoding="utf-8").strip()
+        mode = path.stat().st_mode
+        if warnings is not None and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(
+                f"{what}: {path} holds a secret and is readable by group or others"
+                f" (mode {stat.S_IMODE(mode):03o}); run: chmod 600 {path}"
+            )
+        return text
     except FileNotFoundError:
         raise ConfigError(f"{what}: file {path} does not exist{_where(origin)}") from None
     except PermissionError:
@@ -746,7 +785,7 @@ def _rank(origin: str) -> int:
 
 def _resolve_key(
     values: Mapping[str, tuple[Any, str]], key_name: str, file_name: str,
-    *, credential: str, env: Mapping[str, str], label: str,
+    *, credential: str, env: Mapping[str, str], label: str, warnings: list[str] | None = None,
 ) -> bytes | None:
     """The key from the option or its file, the one from the higher layer winning."""
     direct = values.get(key_name)
@@ -766,7 +805,7 @@ def _resolve_key(
         key: bytes = direct[0]
         return key
     if from_file is not None:
-        text = _read_secret_file(from_file[0], f"{label}{file_name}", from_file[1])
+        text = _read_secret_file(from_file[0], f"{label}{file_name}", from_file[1], warnings)
         return _parse_key_text(text, f"{label}{file_name}", from_file[1])
     credentials = env.get("CREDENTIALS_DIRECTORY")
     if credentials:
@@ -838,7 +877,7 @@ def _build(
         option = _BY_NAME[name]
         layer = origin.split(" ", 1)[0]
         single = option.key in ("port", "key", "key_file", "auth_key", "auth_key_file",
-                                "record", "replay", "name")
+                                "record", "replay", "name", "system_title")
         if len(meter_tables) > 1 and layer in ("flag", "env") and single:
             where = origin.split(" ", 1)[1]
             problems.append(ConfigError(
@@ -847,6 +886,7 @@ def _build(
                 hint=f"set {option.key} in each [[meter]] section instead",
             ))
     meters: list[MeterSettings] = []
+    file_warnings: list[str] = []
     secrets: list[str] = []
     shown: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -864,10 +904,11 @@ def _build(
         try:
             cipher_key = _resolve_key(
                 merged, "key", "key_file", credential=CREDENTIALS["key"], env=env, label=label,
+                warnings=file_warnings,
             )
             auth_key = _resolve_key(
                 merged, "auth_key", "auth_key_file", credential=CREDENTIALS["auth_key"], env=env,
-                label=label,
+                label=label, warnings=file_warnings,
             )
         except ConfigError as error:
             problems.append(error)
@@ -900,6 +941,10 @@ def _build(
             record=Path(get("record")).expanduser() if get("record") else None,
             replay=get("replay"),
             replay_hex=get("replay_hex"),
+            require_authentication=get("require_authentication"),
+            system_title=_system_title(get("system_title"), label, problems),
+            silence_timeout=get("silence_timeout"),
+            max_power=get("max_power"),
         )
         if meter.serial.port is None and meter.replay is None:
             problems.append(ConfigError(
@@ -944,7 +989,7 @@ def _build(
             shown[option.name] = value
         origins[option.name] = origin
 
-    mqtt = _mqtt_settings(values, env, problems, secrets)
+    mqtt = _mqtt_settings(values, env, problems, secrets, file_warnings)
     decoding = DecodingSettings(
         language=_value(values, "decoding.language"),
         name_format=_value(values, "decoding.name_format"),
@@ -976,13 +1021,13 @@ def _build(
         shown=shown,
         origins=origins,
         secrets=tuple(dict.fromkeys(secrets)),
-        warnings=warnings,
+        warnings=warnings + tuple(file_warnings),
     )
 
 
 def _mqtt_settings(
     values: Mapping[str, tuple[Any, str]], env: Mapping[str, str],
-    problems: list[ConfigError], secrets: list[str],
+    problems: list[ConfigError], secrets: list[str], warnings: list[str] | None = None,
 ) -> MqttSettings | None:
     kwargs: dict[str, Any] = {
         option.key: _value(values, option.name) for option in OPTIONS if option.section == "mqtt"
@@ -993,7 +1038,8 @@ def _mqtt_settings(
         try:
             if password_file:
                 origin = values["mqtt.password_file"][1]
-                kwargs["password"] = _read_secret_file(password_file, "mqtt.password_file", origin)
+                kwargs["password"] = _read_secret_file(password_file, "mqtt.password_file", origin,
+                                                       warnings)
             elif env.get("CREDENTIALS_DIRECTORY"):
                 path = Path(env["CREDENTIALS_DIRECTORY"]) / CREDENTIALS["password"]
                 if path.is_file():

@@ -40,6 +40,12 @@ from types import FrameType
 from typing import Any, Final, TextIO
 
 from cosem_reader import hdlc, mbus
+from cosem_reader.authentication import (
+    FrameCounterStore,
+    MemoryCounterStore,
+    RejectedPushError,
+    describe_title,
+)
 from cosem_reader.config import (
     OPTIONS,
     ConfigProblems,
@@ -62,6 +68,7 @@ from cosem_reader.jsonout import ciphered_header, dumps, notification_to_dict
 from cosem_reader.layouts import KNOWN_LAYOUTS
 from cosem_reader.obis import format_name
 from cosem_reader.pipeline import Decoded, Layer, StreamDecoder
+from cosem_reader.plausibility import PlausibilityChecker
 from cosem_reader.readings import Notification, load_timezone
 from cosem_reader.security import CipheredApdu, is_ciphered, parse_ciphered_apdu
 from cosem_reader.sources import (
@@ -427,6 +434,7 @@ class MeterRunner:
         *,
         console: Console | None = None,
         publisher: Any | None = None,
+        counter_store: FrameCounterStore | None = None,
     ) -> None:
         self.meter = meter
         self.settings = settings
@@ -447,6 +455,13 @@ class MeterRunner:
         self._push_started: float | None = None
         self._previous_time: datetime | None = None
         self._tracer = _Tracer(settings.debug, self.label, settings)
+        #: The system title this meter's readings come from (configured, else the first).
+        self.system_title = meter.system_title
+        #: Pushes of other meters seen on this meter's port.
+        self.foreign_pushes = 0
+        #: The last authenticated frame counters; a persistent store keeps them across runs.
+        self._counters = counter_store if counter_store is not None else MemoryCounterStore()
+        self._plausibility = PlausibilityChecker(meter.max_power)
         self.thread = threading.Thread(target=self.run, name=f"meter {meter.label}", daemon=True)
 
     @property
@@ -492,6 +507,8 @@ class MeterRunner:
             on_apdu=self._tracer.on_plaintext,
             layouts=(*self.settings.decoding.layouts, *KNOWN_LAYOUTS),
             scalers=self.settings.decoding.scalers,
+            require_authentication=self.meter.require_authentication,
+            counter_store=self._counters,
         )
 
     def _run(self) -> int:
@@ -505,6 +522,10 @@ class MeterRunner:
             for item in source.items(self.stop):
                 if isinstance(item, SourceEvent):
                     self._on_event(item)
+                    if item.kind == "opened":
+                        # Another adapter, or the same after a reset: nothing half read
+                        # carries over, and the link layer is recognised anew.
+                        decoder.restart_link()
                     continue
                 now = time.monotonic()
                 if item:
@@ -528,8 +549,8 @@ class MeterRunner:
                             security_failed = True
                     if self._should_stop(decoder, security_failed):
                         break
-                else:
-                    self._check_silence(now)
+                # Every tick, not only idle ones: noise must not keep the meter online.
+                self._check_silence(time.monotonic())
             else:
                 for result in decoder.flush():
                     if isinstance(result, CosemReaderError):
@@ -577,6 +598,8 @@ class MeterRunner:
             self._push_started = None
 
     def _on_result(self, result: Decoded, decode_time: float) -> str | None:
+        if self._foreign(result):
+            return None
         if isinstance(result, Notification):
             self._on_notification(result, decode_time)
             return None
@@ -593,11 +616,34 @@ class MeterRunner:
         self._on_error(result)
         return "security" if isinstance(result, SecurityError) else None
 
+    def _foreign(self, result: Decoded) -> bool:
+        """Whether ``result`` is another meter's push: counted and logged, nothing else."""
+        title = result.system_title if isinstance(
+            result, Notification | CipheredApdu | RejectedPushError) else None
+        if title is None or self.system_title in (None, title):
+            return False
+        self.foreign_pushes += 1
+        self._limit.log(
+            logging.WARNING, f"foreign:{title.hex()}",
+            f"{self.label}ignored a push of another meter (system title {describe_title(title)});"
+            f" this meter is {describe_title(self.system_title)} ({self.foreign_pushes} such"
+            " pushes so far); set system_title if that is the wrong one",
+        )
+        return True
+
     def _on_notification(self, notification: Notification, decode_time: float) -> None:
         now = time.monotonic()
+        if self.system_title is None and notification.system_title is not None:
+            self.system_title = notification.system_title
+        # A capture read at full speed: the time of arrival says nothing about the meter's.
+        fast_replay = bool(self.meter.replay) and not self.settings.realtime
+        notification, withheld = self._plausibility.check(notification,
+                                                          None if fast_replay else now)
+        for item in withheld:
+            self._limit.log(logging.WARNING, f"withheld:{item.reading.key}:{item.cause}",
+                            f"{self.label}{item.reason}")
         self.readings += 1
         self._last_reading = now
-        self._limit.forget("SecurityError")
         self._set_available(True, None)
         self._tracer.on_notification(notification)
         started = time.perf_counter()
@@ -628,9 +674,17 @@ class MeterRunner:
 
     def _on_error(self, error: CosemReaderError, at_end: bool = False) -> None:
         self._errors_since_open += 1
+        if isinstance(error, RejectedPushError) and error.cause != "key":
+            # A forged or replayed push says nothing about whether readings arrive.
+            self._limit.log(logging.WARNING, f"rejected:{error.cause}:"
+                            f"{describe_title(error.system_title)}", f"{self.label}{error}")
+            return
         if isinstance(error, SecurityError):
-            self._limit.log(logging.ERROR, "SecurityError", f"{self.label}{error}")
-            self._set_available(False, "wrong key" if "key" in error.message else str(error))
+            title = error.system_title if isinstance(error, RejectedPushError) else None
+            self._limit.log(logging.ERROR, f"SecurityError:{describe_title(title)}",
+                            f"{self.label}{error}")
+            if self.readings == 0:
+                self._set_available(False, "wrong key" if "key" in error.message else str(error))
             return
         if isinstance(error, FrameError | SegmentError) and (
             at_end or (self.readings == 0 and self._errors_since_open <= 2)
@@ -643,9 +697,9 @@ class MeterRunner:
                         f" error: {error}")
 
     def _check_silence(self, now: float) -> None:
-        stall = self.meter.serial.stall_timeout
-        if self._available and now - self._last_reading >= stall:
-            self._set_available(False, f"no reading for {stall:g} s")
+        silence = self.meter.silence_timeout
+        if self._available and now - self._last_reading >= silence:
+            self._set_available(False, f"no reading for {silence:g} s")
 
     def _set_available(self, online: bool, reason: str | None) -> None:
         if self._available == online:

@@ -29,6 +29,9 @@ _RAW_WINDOW = 4096
 #: Runs of zeros in any binary file decode as tiny APDUs (``0F 00 00 00 00 00 00`` is a
 #: data-notification carrying null-data); a real push is never this short.
 _MIN_EVIDENCE = 16
+_BLOCK_TRANSFER = 0xE0
+_EVENT_NOTIFICATION = 0xC2
+_DATE_TIME_LENGTHS = frozenset({0x00, 0x0C, _OCTET_STRING_TAG})
 
 
 #: The APDUs a meter pushes bare: data-notification, general-glo/ded-ciphering,
@@ -95,10 +98,13 @@ def _two_apdus_in(data: bytes) -> int | None:
         if byte not in _PUSHED_APDU_TAGS:
             continue
         end = _apdu_end(data[start:])
-        if end is not None and end >= _MIN_EVIDENCE:
-            second = _apdu_end(data[start + end :])
-            if second is not None and second >= _MIN_EVIDENCE:
-                return start
+        if end is None or end < _MIN_EVIDENCE:
+            continue
+        if not _same_kind(data[start:], data[start + end :]):
+            continue
+        second = _apdu_end(data[start + end :])
+        if second is not None and second >= _MIN_EVIDENCE:
+            return start
     return None
 
 
@@ -107,6 +113,23 @@ def _p1_stream(buffer: bytearray) -> bool:
     T210-D-r, Smarty) with noise between them; checked after M-Bus and HDLC, whose
     frames around such an APDU end first and prove themselves."""
     return dsmr.p1_evidence(bytes(buffer))
+
+
+def _same_kind(first: bytes, second: bytes) -> bool:
+    """Whether the next APDU continues the first as a meter's pushes do: the same tag,
+    and for general-block-transfer the next block number.  Line noise holds two short
+    APDUs of any kind back to back within a few hundred KiB; of one kind, hardly ever."""
+    if not second or second[0] != first[0]:
+        return False
+    if first[0] == DATA_NOTIFICATION:
+        # A date-time is absent or 12 bytes (09 0C: the tagged form of some meters).
+        return all(len(apdu) > 5 and apdu[5] in _DATE_TIME_LENGTHS for apdu in (first, second))
+    if first[0] == _EVENT_NOTIFICATION:
+        # Its time is OPTIONAL: absent (00), or present (01) and 12 bytes long.
+        return all(apdu[1:2] == b"\x00" or apdu[1:3] == b"\x01\x0c" for apdu in (first, second))
+    if first[0] != _BLOCK_TRANSFER:
+        return True
+    return len(second) > 3 and int.from_bytes(second[2:4]) == int.from_bytes(first[2:4]) + 1
 
 
 class LinkProbe:
@@ -119,21 +142,28 @@ class LinkProbe:
     bytes.  :meth:`give_up` answers with the best guess when the stream ends.
     """
 
-    def __init__(self, limit: int = 16384) -> None:
+    def __init__(self, limit: int = 16384, *, at_stream_start: bool = True) -> None:
         self.limit = limit
+        #: A probe started in the middle of a stream (to watch a recognised layer) takes
+        #: no APDU at its first byte for proof: noise decodes as a short APDU now and then.
+        self.at_stream_start = at_stream_start
         self._mbus = mbus.LongFrameReader()
         self._hdlc = hdlc.HdlcFrameReader()
         self._buffer = bytearray()
+        #: Whether the last answer of :meth:`feed` rests on proof (a checked frame, whole
+        #: APDUs) rather than on a plausible frame start: a guess may be wrong.
+        self.proven = False
 
     def feed(self, chunk: bytes) -> tuple[LinkLayer, bytes] | None:
         """More bytes; the layer and the bytes so far once a frame or APDU proves it."""
         first_chunk = not self._buffer
         self._buffer += chunk
+        self.proven = True
         # Bare APDUs show at the very start; a whole capture may come in one chunk.
         near_start = first_chunk or len(self._buffer) <= _RAW_WINDOW
-        if near_start and dsmr.p1_frame_at_start(bytes(self._buffer)):
+        if self.at_stream_start and near_start and dsmr.p1_frame_at_start(bytes(self._buffer)):
             return "dsmr", self._take()
-        if near_start and _whole_apdu_at_start(bytes(self._buffer)):
+        if self.at_stream_start and near_start and _whole_apdu_at_start(bytes(self._buffer)):
             return "raw", self._take()
         if any(isinstance(item, mbus.LongFrame) for item in self._mbus.feed(chunk)):
             return "mbus", self._take()
@@ -150,6 +180,7 @@ class LinkProbe:
                 return "raw", self._take()[start:]
             guess = guess_layer(bytes(self._buffer), strict=True)
             if guess is not None:
+                self.proven = False
                 return guess, self._take()
             # Nothing that even looks like a frame or an APDU (line noise): keep
             # looking, holding only the newest bytes.
@@ -158,6 +189,7 @@ class LinkProbe:
 
     def give_up(self) -> tuple[LinkLayer, bytes]:
         """The best guess without proof: the earliest plausible frame start, else bare APDUs."""
+        self.proven = False
         if dsmr.p1_evidence(bytes(self._buffer), final=True):
             return "dsmr", self._take()
         return guess_layer(bytes(self._buffer)) or "raw", self._take()

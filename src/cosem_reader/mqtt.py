@@ -548,7 +548,9 @@ class MqttPublisher:
         if self.settings.test_mode:
             logger.info("MQTT test mode, would publish %s: %s", self.availability_topic, state)
         elif reason:
-            logger.info("meter %s %s: %s", self.meter_id, state, reason)
+            # Before its first reading an unnamed meter has no topic level yet.
+            who = f"meter {self.meter_id}" if self.meter_id else "the meter"
+            logger.info("%s %s: %s", who, state, reason)
         self._pump()
 
     def _quiet_while_stopping(self, record: logging.LogRecord) -> bool:

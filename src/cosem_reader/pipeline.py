@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 from cosem_reader import dsmr, dsmr_readings, hdlc, mbus
 from cosem_reader._slots import frozen_constructor
 from cosem_reader.apdu import decode_apdu, schema
+from cosem_reader.authentication import Authentication, FrameCounterStore, RejectedPushError
 from cosem_reader.block_transfer import BlockTransferJoiner
 from cosem_reader.errors import (
     AxdrError,
@@ -55,6 +56,9 @@ Layer = Literal["auto", "mbus", "hdlc", "raw", "dsmr"]
 Decoded = Notification | CipheredApdu | CosemReaderError
 
 _MAX_RAW_APDU = 65536
+#: Bytes without a frame (or APDU) after which a second probe checks the link layer:
+#: more than the longest gap a meter leaves inside a push.
+_WATCH_AFTER = 1024
 
 
 class _Joiner(Protocol):
@@ -92,10 +96,22 @@ class StreamDecoder:
     #: Scalers for registers the meter sends without scaler-unit.
     scalers: Mapping[ObisCode, int] | None = None
     counters: _Counters = field(default_factory=_Counters)
+    #: Only authenticated pushes count (see :mod:`cosem_reader.authentication`);
+    #: None: when an authentication key is given.
+    require_authentication: bool | None = None
+    #: The last authenticated frame counters (in memory unless given).
+    counter_store: FrameCounterStore | None = None
 
     def __post_init__(self) -> None:
+        self._authentication = Authentication(required=False, store=self.counter_store)
+        self._tag_warned = False
         self._probe = LinkProbe() if self.layer == "auto" else None
         self._active: Layer | None = None if self.layer == "auto" else self.layer
+        self._watch: LinkProbe | None = None
+        self._quiet_bytes = 0
+        self._new_link_readers()
+
+    def _new_link_readers(self) -> None:
         self._mbus_reader = mbus.LongFrameReader()
         self._segments = SegmentJoiner()
         self._hdlc_reader = hdlc.HdlcFrameReader()
@@ -112,6 +128,55 @@ class StreamDecoder:
 
     def feed(self, chunk: bytes) -> list[Decoded]:
         """Take the next bytes of the stream; return the results of the APDUs they completed."""
+        deciding = self._active is None
+        frames = self.counters.frames
+        results = self._feed_link(chunk)
+        if self._probe is not None and not deciding:
+            progressed = self.counters.frames > frames or any(
+                not isinstance(result, CosemReaderError) for result in results
+            )
+            results += self._keep_watching(chunk, progressed)
+        return results
+
+    def restart_link(self) -> None:
+        """The stream starts over (a reopened port): forget what was half read, and
+        recognise the link layer anew unless it was given."""
+        self._new_link_readers()
+        self._watch = None
+        self._quiet_bytes = 0
+        if self._probe is not None:
+            self._probe = LinkProbe()
+            self._active = None
+
+    def _keep_watching(self, chunk: bytes, progressed: bool) -> list[Decoded]:
+        """A recognised layer can be wrong (noise made the probe guess) or stop being
+        right (another adapter): once ``_WATCH_AFTER`` bytes brought no frame, a second
+        probe watches the bytes, and a layer it proves replaces the one in use."""
+        if progressed:
+            self._quiet_bytes = 0
+            self._watch = None
+            return []
+        self._quiet_bytes += len(chunk)
+        if self._quiet_bytes <= _WATCH_AFTER:
+            return []
+        if self._watch is None:
+            self._watch = LinkProbe(at_stream_start=False)
+        watch = self._watch
+        found = watch.feed(chunk)
+        if found is None:
+            return []
+        self._watch = None
+        if not watch.proven:
+            return []
+        layer, data = found
+        if layer != self._active:
+            log.info("link layer: %s (was %s, which stopped giving frames)", layer, self._active)
+        self._new_link_readers()
+        self._active = layer
+        self._quiet_bytes = 0
+        return self._feed_link(data)
+
+    def _feed_link(self, chunk: bytes) -> list[Decoded]:
         if self._active is None:
             assert self._probe is not None
             found = self._probe.feed(chunk)
@@ -262,7 +327,12 @@ class StreamDecoder:
         return result
 
     def _decode(self, apdu: bytes) -> Notification | CipheredApdu:
+        authentication = self._authentication
+        required = self.require_authentication
+        authentication.required = self.auth_key is not None if required is None else required
         if not is_ciphered(apdu):
+            # Only the outer APDU gets here: a ciphered one's plaintext is decoded below.
+            authentication.check_plaintext()
             if self.on_apdu is not None:
                 self.on_apdu(apdu)
             return notification_from_apdu(
@@ -275,12 +345,17 @@ class StreamDecoder:
         # The keys are plain fields: whoever changes one gets a decipherer for the new pair.
         if decipherer is None or decipherer.key != self.key or decipherer.auth_key != self.auth_key:
             decipherer = self._decipherer = Decipherer(self.key, self.auth_key)
-        deciphered = decipherer.decipher(ciphered)
+        try:
+            deciphered = decipherer.decipher(ciphered)
+        except SecurityError as error:
+            raise RejectedPushError.about(ciphered, error) from error
+        authentication.check(ciphered, deciphered)
         plaintext = deciphered.plaintext
-        if deciphered.tag_verified is False:
+        if deciphered.tag_verified is False and not self._tag_warned:
+            self._tag_warned = True
             log.warning(
-                "the APDU carries an authentication tag that was not verified:"
-                " no authentication key given"
+                "the pushes carry an authentication tag that is not verified:"
+                " no authentication key given (--auth-key)"
             )
         if self.on_apdu is not None:
             self.on_apdu(plaintext)
@@ -304,10 +379,12 @@ class StreamDecoder:
             if deciphered.tag_verified:
                 raise
             title = ciphered.system_title.hex().upper() if ciphered.system_title else "?"
-            raise SecurityError(
+            raise RejectedPushError(
                 "the deciphered APDU does not decode: wrong key"
                 f" (system title {title}, frame counter {ciphered.frame_counter})",
                 hint="check the key from your grid operator's portal (32 hex digits)",
+                cause="key", system_title=ciphered.system_title,
+                frame_counter=ciphered.frame_counter,
             ) from error
         if isinstance(inner, Notification):
             # Not dataclasses.replace: this runs for every push, and replace() costs
@@ -361,7 +438,9 @@ def decode_capture(
     auth_key: bytes | None = None,
     layer: Layer = "auto",
     local_zone: tzinfo | None = None,
+    require_authentication: bool | None = None,
 ) -> list[Decoded]:
     """Decode a whole capture (all its pushes) at once."""
-    decoder = StreamDecoder(key=key, auth_key=auth_key, layer=layer, local_zone=local_zone)
+    decoder = StreamDecoder(key=key, auth_key=auth_key, layer=layer, local_zone=local_zone,
+                            require_authentication=require_authentication)
     return decoder.feed(data) + decoder.flush()
