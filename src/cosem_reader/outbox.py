@@ -158,6 +158,12 @@ class Outbox:
         if self._taken.pop(id(message), None) is not None:
             self._unsent.appendleft(message)
 
+    def abandoned(self, message: Message) -> list[int]:
+        """The client can never send ``message`` (a topic it rejects): count it as done."""
+        if self._taken.pop(id(message), None) is None:
+            return []
+        return self._done(message)
+
     def acknowledged(self, mid: int) -> list[int]:
         """The broker acknowledged ``mid``; returns the readings now complete."""
         message = self._in_flight.pop(mid, None)
