@@ -601,6 +601,8 @@ class MqttPublisher:
             self._send_offline(client, deadline)
         client.disconnect()
         client.loop_stop()
+        # The paho logger is shared by every publisher of the process.
+        logging.getLogger(f"{__name__}.paho").removeFilter(self._filter_paho_log)
         self._client = None
         self._connected = False
 
