@@ -148,7 +148,7 @@ def test_sigterm_during_a_drain_exits_in_5_seconds_and_counts(
     count = 2500
     relay = Relay(broker.host, broker.port)
     relay.close_gate()
-    subscriber = subscribe(broker.host, broker.port, ("drain/main/state",))
+    subscriber = subscribe(broker.host, broker.port, ("drain/main/#",))
     daemon = Daemon(
         [
             "--port",
@@ -161,12 +161,15 @@ def test_sigterm_during_a_drain_exits_in_5_seconds_and_counts(
             "drain",
             "--name",
             "main",
+            "--trace",
+            "timings",  # one line per reading: the test knows when all are decoded
         ],
         env={"COSEM_READER_MQTT_RECONNECT_MAX_DELAY": "1"},
     )
     try:
         daemon.wait_for_stderr("reading serial port")
         meter.write(b"".join(push(index) for index in range(count)), chunk=4096)
+        daemon.wait_for_stderr("timings:", count=count, timeout=60)
         relay.open()
         daemon.wait_for_stderr("queued reading(s)", timeout=30)
         subscriber.wait_for(bool, timeout=15)
@@ -182,17 +185,31 @@ def test_sigterm_during_a_drain_exits_in_5_seconds_and_counts(
         for line in daemon.stderr
         if (m := re.search(r"sending (\d+) queued reading", line))
     ]
+    assert queued == count
     lost = [
         int(m.group(1))
         for line in daemon.stderr
         if (m := re.search(r"(\d+) reading\(s\) not", line))
     ]
     left = sum(lost)
-    subscriber.wait_for(lambda messages: len(messages) >= queued - left, timeout=10)
-    time.sleep(0.3)
-    counters = [json.loads(m.payload)["frame_counter"] for m in subscriber.messages]
-    assert len(counters) == queued - left, daemon.output()  # exactly what the line says
-    assert counters == sorted(set(counters))
+    readings = [m for m in subscriber.messages if not m.topic.endswith("/availability")]
+    states = [i for i, m in enumerate(readings) if m.topic.endswith("/state")]
+    per_reading = states[1] - states[0]
+    # A reading is delivered when its last message is: they go out in order.
+    subscriber.wait_for(
+        lambda messages: (
+            sum(not m.topic.endswith("/availability") for m in messages)
+            >= (count - left) * per_reading
+        ),
+        timeout=10,
+    )
+    time.sleep(0.3)  # a late or duplicate message would arrive now
+    readings = [m for m in subscriber.messages if not m.topic.endswith("/availability")]
+    assert len(readings) // per_reading == count - left, daemon.output()  # as the line says
+    counters = [
+        json.loads(m.payload)["frame_counter"] for m in readings if m.topic.endswith("/state")
+    ]
+    assert counters == list(range(1000, 1000 + len(counters)))  # once each, in order
 
 
 # --------------------------------------------------------------------------- discovery

@@ -456,6 +456,7 @@ class MqttPublisher:
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()  # one hand-over to paho at a time
         self._pump_wanted = False
+        self._handing_over = True  # False once stop() has counted what is left
         self._drained = threading.Condition(self._lock)
         self._outbox = Outbox(settings.queue_size, WINDOW)
         self._sequence = 0
@@ -560,14 +561,16 @@ class MqttPublisher:
 
         While this publisher stops, paho's network thread may run once more after
         ``disconnect()`` and complain that the client is not connected; while the
-        broker is away it says so on every retry.  The outage is already one warning of
+        broker is away it says so on every retry (and that a socket failed when it
+        went).  The outage is already one warning of
         ours, so these lines are debug output.
         """
         if record.levelno < logging.ERROR:
             return True
         if self._stopping:
             return False
-        if "not connected" in record.getMessage():
+        message = record.getMessage()
+        if "not connected" in message or "failed to receive on socket" in message:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
@@ -575,27 +578,35 @@ class MqttPublisher:
     def stop(self, timeout: float = 5.0) -> None:
         """Deliver what is queued (up to ``timeout`` seconds), publish ``offline``, disconnect.
 
-        The whole call takes at most ``timeout`` seconds plus a moment: the last second
-        is kept for ``offline``, the readings not delivered by then are counted in a
-        warning.
+        The whole call takes at most ``timeout`` seconds plus a moment; the readings
+        not delivered by then are counted in a warning, exactly when the broker
+        confirmed all it was sent.
         """
         client = self._client
         if client is None:
             return
         deadline = time.monotonic() + timeout
-        drain_until = deadline - min(1.0, timeout / 2)
+        # Hand over until 1.5 s before the deadline, wait for the PUBACKs of what is
+        # out until 0.5 s before it, and keep the rest for ``offline``.
+        drain_until = deadline - min(1.5, timeout * 0.4)
+        confirm_until = deadline - min(0.5, timeout * 0.15)
         with self._lock:
             self._stopping = True
             # Also while disconnected: the broker may come back within the timeout.
             while self._outbox.pending and time.monotonic() < drain_until:
                 self._drained.wait(max(0.0, min(0.1, drain_until - time.monotonic())))
-            left = self._outbox.pending
+            # Hand over nothing more, and wait for what is out, so the count is exact.
+            self._handing_over = False
+            while self._outbox.in_flight and self._connected and time.monotonic() < confirm_until:
+                self._drained.wait(0.02)
+            left, in_doubt = self._outbox.pending, self._outbox.in_flight
             connected = self._connected
         if left:
             logger.warning(
-                "MQTT: %d reading(s) not delivered to %s before stopping",
+                "MQTT: %d reading(s) not delivered to %s before stopping%s",
                 left,
                 self.settings.host,
+                f" ({in_doubt} message(s) of them sent but not confirmed)" if in_doubt else "",
             )
         if connected:
             self._send_offline(client, deadline)
@@ -760,7 +771,8 @@ class MqttPublisher:
 
         while True:
             with self._lock:
-                message = self._outbox.take() if self._connected else None
+                handing_over = self._connected and self._handing_over
+                message = self._outbox.take() if handing_over else None
             if message is None:
                 return
             try:
