@@ -222,6 +222,10 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("mqtt", "reconnect_min_delay", "int", 1, "first wait before reconnecting", minimum=1),
     Option("mqtt", "reconnect_max_delay", "int", 30, "longest wait between reconnects",
            minimum=1),
+    Option("mqtt", "spool", "str", None, "SQLite file that keeps unsent readings across"
+           " restarts and power cuts, e.g. /var/lib/cosem-reader/spool.db (default: off)"),
+    Option("mqtt", "spool_max_mb", "int", 50, "largest size of the readings in the spool, MB",
+           minimum=1),
     # debug: smart-meter-mbus-dlms' debug section
     Option("debug", "stop_after_bytes", "int", 0, "stop after this many bytes (0: never)",
            minimum=0),

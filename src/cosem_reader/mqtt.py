@@ -65,6 +65,7 @@ from cosem_reader.obis import format_name
 from cosem_reader.outbox import Message as _Message
 from cosem_reader.outbox import Outbox
 from cosem_reader.readings import Notification, Reading, ReadingValue, system_timezone
+from cosem_reader.spool import Spool, open_spool
 
 if TYPE_CHECKING:
     # paho (and ssl with it) is imported when a publisher connects: the settings and
@@ -150,6 +151,8 @@ class MqttSettings:
     expire_after: int | None = None
     reconnect_min_delay: int = 1
     reconnect_max_delay: int = 30
+    spool: str | None = None
+    spool_max_mb: int = 50
 
     def __post_init__(self) -> None:
         if self.url:
@@ -199,6 +202,8 @@ class MqttSettings:
             raise bad("min_interval", "is negative", "give seconds, 0 = every reading")
         if self.queue_size < 1:
             raise bad("queue_size", f"{self.queue_size}", "keep at least 1 reading")
+        if self.spool_max_mb < 1:
+            raise bad("spool_max_mb", f"{self.spool_max_mb}", "give megabytes, e.g. 50")
         if self.keepalive < 1:
             raise bad("keepalive", f"{self.keepalive}", "give seconds, e.g. 60")
         if not 0 < self.reconnect_min_delay <= self.reconnect_max_delay:
@@ -459,7 +464,10 @@ class MqttPublisher:
         self._handing_over = True  # False once stop() has counted what is left
         self._drained = threading.Condition(self._lock)
         self._outbox = Outbox(settings.queue_size, WINDOW)
-        self._sequence = 0
+        self._sequence = 0  # readings not in the spool count down from -1
+        self._spool: Spool | None = open_spool(settings.spool, settings.spool_max_mb)
+        self._spool_done: list[int] = []
+        self._restored = False
         self._available = True
         self._available_reason: str | None = None
         self._connected = False
@@ -512,6 +520,7 @@ class MqttPublisher:
             logger.info("MQTT test mode: nothing is published, no broker is contacted")
             return
         if self.meter_id is not None:
+            self._restore()
             self._connect()
 
     def publish(self, notification: Notification) -> None:
@@ -519,6 +528,7 @@ class MqttPublisher:
         if self.meter_id is None:
             self.meter_id = _level(meter_id_from(notification), self.settings)
             if self._started and not self.settings.test_mode:
+                self._restore()
                 self._connect()
         when = notification.timestamp or datetime.now().astimezone()
         if not self._schedule.due(when):
@@ -601,12 +611,16 @@ class MqttPublisher:
                 self._drained.wait(0.02)
             left, in_doubt = self._outbox.pending, self._outbox.in_flight
             connected = self._connected
+            if self._spool is not None:
+                self._spool.remove(self._spool_done)
+                self._spool_done.clear()
         if left:
             logger.warning(
-                "MQTT: %d reading(s) not delivered to %s before stopping%s",
+                "MQTT: %d reading(s) not delivered to %s before stopping%s%s",
                 left,
                 self.settings.host,
                 f" ({in_doubt} message(s) of them sent but not confirmed)" if in_doubt else "",
+                "; the spool keeps them for the next start" if self._spool is not None else "",
             )
         if connected:
             self._send_offline(client, deadline)
@@ -614,6 +628,9 @@ class MqttPublisher:
         client.loop_stop()
         # The paho logger is shared by every publisher of the process.
         logging.getLogger(f"{__name__}.paho").removeFilter(self._filter_paho_log)
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
         self._client = None
         self._connected = False
 
@@ -707,13 +724,38 @@ class MqttPublisher:
 
     # -- the queue (callers hold self._lock) ------------------------------------------
 
+    def _restore(self) -> None:
+        """Queue the readings the spool kept from before, first and in order."""
+        if self._spool is None or self._restored:
+            return
+        self._restored = True
+        assert self.meter_id is not None
+        kept = self._spool.load(self.meter_id)
+        with self._lock:
+            for reading, messages in kept:
+                self._spool.remove(self._outbox.add(messages, reading))
+        if kept:
+            logger.warning(
+                "MQTT spool %s: %d reading(s) kept from before are sent first",
+                self._spool.path,
+                len(kept),
+            )
+
     def _enqueue(self, messages: list[_Message]) -> None:
-        self._sequence += 1
+        reading = None
+        if self._spool is not None:
+            assert self.meter_id is not None
+            reading = self._spool.add(self.meter_id, (m for m in messages if m.kind == "reading"))
+        if reading is None:
+            self._sequence -= 1
+            reading = self._sequence
         overflowing = self._outbox.dropped > 0
         for message in messages:
             if self.settings.publish_json and message.topic.endswith("/state"):
                 self._last_state = message
-        self._outbox.add(messages, self._sequence)
+        dropped = self._outbox.add(messages, reading)
+        if self._spool is not None and dropped:
+            self._spool.remove(dropped)
         if self._outbox.dropped and not overflowing:
             logger.warning(
                 "MQTT queue full (%d readings) while %s is unreachable: dropping the oldest"
@@ -733,6 +775,12 @@ class MqttPublisher:
 
     def _completed(self, readings: list[int]) -> None:
         """Readings the broker now holds completely."""
+        if self._spool is not None and readings:
+            # Deleted in batches: a crash in between sends a few readings twice.
+            self._spool_done.extend(readings)
+            if len(self._spool_done) >= 256 or not self._outbox.pending:
+                self._spool.remove(self._spool_done)
+                self._spool_done.clear()
         if not readings or self._outbox.pending:
             return
         if self._outbox.dropped:
