@@ -17,7 +17,7 @@ from test_mqtt import Subscriber
 from test_mqtt import subscribe as subscribe  # noqa: PLC0414 - a fixture
 
 from cosem_reader.outbox import Message
-from cosem_reader.spool import Spool, open_spool
+from cosem_reader.spool import MeterSpool, Spool, open_spool
 
 
 def messages(number: int) -> list[Message]:
@@ -27,30 +27,52 @@ def messages(number: int) -> list[Message]:
 def test_readings_come_back_in_order_after_reopening(tmp_path: Path) -> None:
     path = str(tmp_path / "spool.db")
     spool = Spool(path, 1_000_000)
-    numbers = [spool.add("a", messages(n)) for n in range(5)]
-    spool.add("b", messages(99))  # another meter's
-    spool.remove([numbers[1]])
+    for number in (3, 1, 2, 5, 4):  # written out of order, as a lost connection does
+        assert spool.add("a", number, messages(number))
+    spool.add("b", 6, messages(6))  # another meter's
+    spool.remove([2])
     spool.close()
     again = Spool(path, 1_000_000)
     kept = again.load("a")
-    assert [reading for reading, _ in kept] == [numbers[0], *numbers[2:]]
-    assert [m.payload for m in kept[1][1]] == [b"2"] * 3
-    assert [m.topic for m in kept[0][1]] == ["m/0/0", "m/0/1", "m/0/2"]
-    later = again.add("a", messages(5))
-    assert later is not None
-    assert later > max(n for n in numbers if n is not None)  # numbers grow across restarts
+    assert [reading for reading, _ in kept] == [1, 3, 4, 5]
+    assert [m.payload for m in kept[1][1]] == [b"3"] * 3
+    assert [m.topic for m in kept[0][1]] == ["m/1/0", "m/1/1", "m/1/2"]
+    assert again.last_number == 6  # the next start numbers on from here
 
 
 def test_bounded_by_size_oldest_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     spool = Spool(str(tmp_path / "spool.db"), 2_000)
+    assert spool.last_number == 0
     with caplog.at_level(logging.WARNING):
         for number in range(100):
-            spool.add("a", messages(number))
+            spool.add("a", number, messages(number))
     kept = [int(m[0].payload) for _, m in spool.load("a")]
     assert kept == list(range(100 - len(kept), 100))
     assert 10 < len(kept) < 100
     assert spool.dropped == 100 - len(kept)
     assert len([r for r in caplog.records if "is full" in r.getMessage()]) == 1
+
+
+def test_only_readings_at_risk_are_written(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path / "spool.db"), 1_000_000)
+    meter = MeterSpool(spool, "a")
+    # A broker that answers: each reading is acknowledged before the next one.
+    for _ in range(3):
+        number = meter.number()
+        meter.queued(number, messages(number), at_risk=False)
+        meter.completed([number], drained=True)
+    assert spool.load("a") == []
+    # The broker vanishes silently: the next reading finds the last one unacknowledged.
+    silent = meter.number()
+    meter.queued(silent, messages(silent), at_risk=False)
+    after = meter.number()
+    meter.queued(after, messages(after), at_risk=True)
+    assert [number for number, _ in spool.load("a")] == [silent, after]
+    # Back: both acknowledged, and deleted once the queue is drained.
+    meter.completed([silent], drained=False)
+    assert len(spool.load("a")) == 2
+    meter.completed([after], drained=True)
+    assert spool.load("a") == []
 
 
 def test_frame_counters(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ from cosem_reader.obis import format_name
 from cosem_reader.outbox import Message as _Message
 from cosem_reader.outbox import Outbox
 from cosem_reader.readings import Notification, Reading, ReadingValue, system_timezone
-from cosem_reader.spool import Spool, open_spool
+from cosem_reader.spool import MeterSpool, Spool, open_spool
 
 if TYPE_CHECKING:
     # paho (and ssl with it) is imported when a publisher connects: the settings and
@@ -464,10 +464,9 @@ class MqttPublisher:
         self._handing_over = True  # False once stop() has counted what is left
         self._drained = threading.Condition(self._lock)
         self._outbox = Outbox(settings.queue_size, WINDOW)
-        self._sequence = 0  # readings not in the spool count down from -1
-        self._spool: Spool | None = open_spool(settings.spool, settings.spool_max_mb)
-        self._spool_done: list[int] = []
-        self._restored = False
+        self._sequence = 0
+        self._spool_file: Spool | None = open_spool(settings.spool, settings.spool_max_mb)
+        self._spool: MeterSpool | None = None  # once the meter id is known
         self._available = True
         self._available_reason: str | None = None
         self._connected = False
@@ -612,8 +611,8 @@ class MqttPublisher:
             left, in_doubt = self._outbox.pending, self._outbox.in_flight
             connected = self._connected
             if self._spool is not None:
-                self._spool.remove(self._spool_done)
-                self._spool_done.clear()
+                self._spool.flush()
+                self._spool.secure()
         if left:
             logger.warning(
                 "MQTT: %d reading(s) not delivered to %s before stopping%s%s",
@@ -628,9 +627,9 @@ class MqttPublisher:
         client.loop_stop()
         # The paho logger is shared by every publisher of the process.
         logging.getLogger(f"{__name__}.paho").removeFilter(self._filter_paho_log)
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+        if self._spool_file is not None:
+            self._spool_file.close()
+            self._spool_file = self._spool = None
         self._client = None
         self._connected = False
 
@@ -726,28 +725,29 @@ class MqttPublisher:
 
     def _restore(self) -> None:
         """Queue the readings the spool kept from before, first and in order."""
-        if self._spool is None or self._restored:
+        if self._spool_file is None or self._spool is not None:
             return
-        self._restored = True
         assert self.meter_id is not None
-        kept = self._spool.load(self.meter_id)
+        spool = self._spool = MeterSpool(self._spool_file, self.meter_id)
+        kept = spool.restore()
         with self._lock:
             for reading, messages in kept:
-                self._spool.remove(self._outbox.add(messages, reading))
+                spool.completed(self._outbox.add(messages, reading), drained=False)
+            spool.flush()
         if kept:
             logger.warning(
                 "MQTT spool %s: %d reading(s) kept from before are sent first",
-                self._spool.path,
+                self._spool_file.path,
                 len(kept),
             )
 
     def _enqueue(self, messages: list[_Message]) -> None:
-        reading = None
         if self._spool is not None:
-            assert self.meter_id is not None
-            reading = self._spool.add(self.meter_id, (m for m in messages if m.kind == "reading"))
-        if reading is None:
-            self._sequence -= 1
+            reading = self._spool.number()
+            at_risk = not self._connected or self._outbox.pending > 0
+            self._spool.queued(reading, messages, at_risk)
+        else:
+            self._sequence += 1
             reading = self._sequence
         overflowing = self._outbox.dropped > 0
         for message in messages:
@@ -755,7 +755,7 @@ class MqttPublisher:
                 self._last_state = message
         dropped = self._outbox.add(messages, reading)
         if self._spool is not None and dropped:
-            self._spool.remove(dropped)
+            self._spool.completed(dropped, drained=False)
         if self._outbox.dropped and not overflowing:
             logger.warning(
                 "MQTT queue full (%d readings) while %s is unreachable: dropping the oldest"
@@ -776,11 +776,7 @@ class MqttPublisher:
     def _completed(self, readings: list[int]) -> None:
         """Readings the broker now holds completely."""
         if self._spool is not None and readings:
-            # Deleted in batches: a crash in between sends a few readings twice.
-            self._spool_done.extend(readings)
-            if len(self._spool_done) >= 256 or not self._outbox.pending:
-                self._spool.remove(self._spool_done)
-                self._spool_done.clear()
+            self._spool.completed(readings, drained=not self._outbox.pending)
         if not readings or self._outbox.pending:
             return
         if self._outbox.dropped:
@@ -1003,6 +999,8 @@ class MqttPublisher:
         with self._lock:
             self._connected = False
             stopping = self._stopping
+            if self._spool is not None:
+                self._spool.secure()
             self._drained.notify_all()
         if not stopping and not self._broker_down_logged:
             self._broker_down_logged = True

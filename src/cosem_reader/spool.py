@@ -7,6 +7,11 @@ broker has acknowledged all its messages; those deletions are written in batches
 (:meth:`Spool.remove`), so a crash may make the next start send a few readings again
 (MQTT QoS 1 is at least once anyway).
 
+What goes into the file is :class:`MeterSpool`'s choice: a reading is written only when
+it is at risk, that is while the broker is unreachable or has not yet acknowledged the
+reading before it.  With a broker that answers, nothing is written at all, which spares
+an SD card; the reading the broker silently vanished under is written with the next one.
+
 The spool is bounded by the bytes of its messages (``mqtt.spool_max_mb``): the oldest
 readings go first.  Each meter has its own rows (the ``meter`` column), so meters may
 share one file.  A small key-value table ``state`` keeps what else must outlive the
@@ -23,13 +28,13 @@ from collections.abc import Iterable
 
 from cosem_reader.outbox import Message
 
-__all__ = ["Spool", "open_spool"]
+__all__ = ["MeterSpool", "Spool", "open_spool"]
 
 logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     meter TEXT NOT NULL,
     messages BLOB NOT NULL
 );
@@ -55,8 +60,12 @@ class Spool:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
         self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT COALESCE(SUM(LENGTH(messages)), 0) FROM readings").fetchone()
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(LENGTH(messages)), 0), COALESCE(MAX(id), 0) FROM readings"
+        ).fetchone()
         self._bytes: int = row[0]
+        #: The highest reading number in the file when it was opened.
+        self.last_number: int = row[1]
 
     def close(self) -> None:
         """Close the file; what it holds stays for the next start."""
@@ -65,10 +74,10 @@ class Spool:
 
     # -- readings ----------------------------------------------------------------------
 
-    def add(self, meter: str, messages: Iterable[Message]) -> int | None:
-        """Keep one reading's messages; its number (growing across restarts too).
+    def add(self, meter: str, number: int, messages: Iterable[Message]) -> bool:
+        """Keep one reading's messages as reading ``number`` (numbers give the order).
 
-        None when the file cannot be written (logged): the reading is then kept in
+        False when the file cannot be written (logged): the reading is then kept in
         memory only.
         """
         data = json.dumps(
@@ -77,18 +86,18 @@ class Spool:
         ).encode("utf-8")
         with self._lock:
             try:
-                cursor = self._db.execute(
-                    "INSERT INTO readings (meter, messages) VALUES (?, ?)", (meter, data)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO readings (id, meter, messages) VALUES (?, ?, ?)",
+                    (number, meter, data),
                 )
             except sqlite3.Error as error:
                 logger.error("MQTT spool %s: cannot write (%s); keeping the reading in memory"
                              " only", self.path, error)  # fmt: skip
-                return None
+                return False
             self._bytes += len(data)
             if self._bytes > self.max_bytes:
                 self._shrink()
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+            return True
 
     def _shrink(self) -> None:
         """Drop the oldest readings until the bound holds (callers hold the lock)."""
@@ -157,6 +166,57 @@ class Spool:
                 "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
                 (_FRAME_COUNTER + system_title.hex(), counter),
             )
+
+
+class MeterSpool:
+    """One meter's readings in a :class:`Spool`: which to write, when to forget them.
+
+    The publisher numbers every reading with :meth:`number`, reports it with
+    :meth:`queued`, the readings the broker has with :meth:`completed` and a lost
+    connection (or a stop) with :meth:`secure`.  Not thread-safe: the publisher's lock
+    guards it.
+    """
+
+    def __init__(self, spool: Spool, meter: str) -> None:
+        self.spool = spool
+        self.meter = meter
+        self._number = spool.last_number
+        self._unwritten: dict[int, list[Message]] = {}  # pending, not in the file
+        self._done: list[int] = []  # in the file, acknowledged, not yet deleted
+
+    def restore(self) -> list[tuple[int, list[Message]]]:
+        """The readings kept from before, oldest first."""
+        return self.spool.load(self.meter)
+
+    def number(self) -> int:
+        """The next reading's number, above every number in the file."""
+        self._number += 1
+        return self._number
+
+    def queued(self, number: int, messages: list[Message], at_risk: bool) -> None:
+        """A reading is queued; ``at_risk`` when the broker is away or behind."""
+        self._unwritten[number] = [m for m in messages if m.kind == "reading"]
+        if at_risk:
+            self.secure()
+
+    def secure(self) -> None:
+        """Write every pending reading not in the file yet (the broker went away)."""
+        for number, messages in self._unwritten.items():
+            self.spool.add(self.meter, number, messages)
+        self._unwritten.clear()
+
+    def completed(self, readings: Iterable[int], drained: bool) -> None:
+        """The broker has these readings (or they were dropped); forget them in batches."""
+        for reading in readings:
+            if self._unwritten.pop(reading, None) is None:
+                self._done.append(reading)
+        if self._done and (drained or len(self._done) >= 256):
+            self.flush()
+
+    def flush(self) -> None:
+        """Delete the acknowledged readings from the file now."""
+        self.spool.remove(self._done)
+        self._done.clear()
 
 
 def open_spool(path: str | None, max_mb: int) -> Spool | None:
