@@ -16,8 +16,10 @@ Topics of a meter (``<base>`` is ``topic_base``, ``<meter>`` the meter id):
     also sent while the meter is silent or the key is wrong (:meth:`MqttPublisher.set_available`).
 ``<discovery_prefix>/sensor/<meter>/<obis slug>/config``
     Home Assistant discovery (:mod:`cosem_reader.homeassistant`), retained, sent before
-    the first reading that carries a new OBIS code, again after every (re)connect and
-    whenever Home Assistant announces ``online`` on ``<discovery_prefix>/status``.
+    the second of two consecutive readings of one layout that carry a new OBIS code (at
+    most :data:`~cosem_reader.homeassistant.MAX_ENTITIES` per meter), again after every
+    (re)connect and whenever Home Assistant announces ``online`` on
+    ``<discovery_prefix>/status``.
 
 Every topic level built from meter data passes :func:`sanitize_level`: umlauts spelt
 out (when configured), the invalid-character regex applied, and whatever that leaves,
@@ -25,10 +27,12 @@ no ``+``, ``#``, ``/``, NUL or control character and no empty level, so a meter 
 name template) cannot inject a wildcard or an extra level.
 
 Delivery.  Readings go out at QoS 1 (by default).  The publisher keeps its own ordered
-queue of messages; a message leaves it only when the broker acknowledges it (PUBACK).
-Messages are handed to paho only while connected; after a reconnect paho's own copies
-are dropped and every unacknowledged message is sent again from the queue, in the
-original order, so a broker restart loses nothing and reorders nothing.  While the
+queue of messages (:class:`~cosem_reader.outbox.Outbox`); a message leaves it only when
+the broker acknowledges it (PUBACK).  Messages are handed to paho only while connected,
+at most :data:`WINDOW` at a time; after a reconnect paho's own copies are dropped and
+every unacknowledged message is sent again from the queue, in the original order, so a
+broker restart loses nothing and reorders nothing.  With ``spool`` the readings at risk
+are also on disk (:mod:`cosem_reader.spool`).  While the
 broker is unreachable the queue holds up to ``queue_size`` readings (all messages of
 one reading count as one); beyond that the oldest reading is dropped, with one warning
 per overflow episode.  paho reconnects with back-off
