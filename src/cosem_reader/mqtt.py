@@ -597,6 +597,7 @@ class MqttPublisher:
         """
         client = self._client
         if client is None:
+            self._close_spool()
             return
         deadline = time.monotonic() + timeout
         # Hand over until 1.5 s before the deadline, wait for the PUBACKs of what is
@@ -631,11 +632,14 @@ class MqttPublisher:
         client.loop_stop()
         # The paho logger is shared by every publisher of the process.
         logging.getLogger(f"{__name__}.paho").removeFilter(self._filter_paho_log)
+        self._close_spool()
+        self._client = None
+        self._connected = False
+
+    def _close_spool(self) -> None:
         if self._spool_file is not None:
             self._spool_file.close()
             self._spool_file = self._spool = None
-        self._client = None
-        self._connected = False
 
     def _send_offline(self, client: paho.Client, deadline: float) -> None:
         """``offline`` on the availability topic, waited for until ``deadline``."""
