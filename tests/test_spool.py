@@ -13,9 +13,11 @@ import pytest
 from broker import Broker, Relay, broker_fixture  # noqa: F401 - the fixture `broker`
 from daemon_support import KEY, Daemon, push
 from support.pty_meter import PtyMeter
-from test_mqtt import Subscriber
+from test_mqtt import METER, Subscriber, settings_for, wait_until
+from test_mqtt import push as reading
 from test_mqtt import subscribe as subscribe  # noqa: PLC0414 - a fixture
 
+from cosem_reader.mqtt import MqttPublisher
 from cosem_reader.outbox import Message
 from cosem_reader.spool import MeterSpool, Spool, open_spool
 
@@ -140,3 +142,24 @@ def test_readings_survive_sigkill_and_go_out_on_the_next_start(
     finally:
         relay.shutdown()
     assert os.path.getsize(spool) > 0
+
+
+@pytest.mark.broker
+def test_a_broker_that_answers_costs_the_spool_no_write(broker: Broker, tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    settings = settings_for(broker.host, broker.port, spool=str(path))
+    publisher = MqttPublisher(settings, METER)
+    try:
+        publisher.start()
+        wait_until(lambda: publisher.connected, what="the connection")
+        assert publisher.spool is not None
+        publisher.spool.save_frame_counter(bytes.fromhex(METER), 35)
+        wal = Path(f"{path}-wal")
+        before = wal.stat().st_size
+        for energy in range(5):
+            publisher.publish(reading(energy))
+            wait_until(lambda: publisher.pending == 0, what="the PUBACKs")
+        assert wal.stat().st_size == before  # nothing written for the readings
+    finally:
+        publisher.stop(timeout=1)
+    assert Spool(str(path), 1_000_000).load_frame_counters() == {bytes.fromhex(METER): 35}

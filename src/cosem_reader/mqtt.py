@@ -498,6 +498,11 @@ class MqttPublisher:
             return self._outbox.pending
 
     @property
+    def spool(self) -> Spool | None:
+        """The open ``mqtt.spool``, also the place for the frame counters; None without one."""
+        return self._spool_file
+
+    @property
     def topic_prefix(self) -> str | None:
         """``<topic_base>/<meter>``, None until the meter id is known."""
         return f"{self.settings.topic_base}/{self.meter_id}" if self.meter_id else None
