@@ -943,7 +943,7 @@ class MqttPublisher:
         _userdata: Any,
         _flags: paho.ConnectFlags,
         reason_code: ReasonCode,
-        _properties: Properties | None,
+        properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
             logger.error(
@@ -958,7 +958,10 @@ class MqttPublisher:
             # paho would resend its own unacknowledged copies; the outbox resends them
             # instead, in order, together with what was queued while disconnected.
             client.drop_out_messages()
+            # An MQTT 5 broker may take fewer unacknowledged messages than the window.
+            receive_maximum = getattr(properties, "ReceiveMaximum", None)
             with self._lock:
+                self._outbox.window = min(WINDOW, receive_maximum or WINDOW)
                 self._outbox.reconnected()
                 self._outbox.add_first(
                     self._control(topic, data, "discovery")
