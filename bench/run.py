@@ -628,6 +628,68 @@ def soak_daemon_broker(pushes: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+def outage_daemon(readings: int, workdir: Path) -> dict[str, Any]:
+    """A long broker outage: the daemon queues ``readings``, then the broker returns.
+
+    pushes → ``read --replay -`` (default MQTT settings: a state and one topic per
+    value, discovery) → a relay that refuses connections → the broker.  Once the daemon
+    has decoded every push the relay opens; the row is the time from then to the last
+    state at the subscriber, the daemon's RSS with the full queue and its peak, and the
+    readings lost or duplicated.
+    """
+    from broker import Relay  # noqa: PLC0415
+
+    capture = make_capture(readings)
+    log_path = workdir / "outage.log"
+    with running_broker(workdir) as broker:
+        relay = Relay(broker.host, broker.port)
+        relay.close_gate()
+        subscriber = Subscriber(broker.host, broker.port, "outage/main/state")
+        environment = daemon_environment(workdir)
+        environment["COSEM_READER_MQTT_RECONNECT_MAX_DELAY"] = "1"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cosem_reader", "read", "--replay", "-", "--key", KEY.hex(),
+             "--mqtt-url", f"mqtt://{relay.host}:{relay.port}", "--topic-base", "outage",
+             "--name", "main", "--trace", "timings"],
+            env=environment, cwd=workdir, stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"),  # noqa: SIM115
+        )
+        assert process.stdin is not None
+        try:
+            process.stdin.write(b"".join(capture.pushes))
+            process.stdin.flush()
+            deadline = time.monotonic() + 300
+            while log_path.read_bytes().count(b"timings:") < readings:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"the daemon did not decode {readings} pushes")
+                time.sleep(0.2)
+            queued_rss = rss_kib(process.pid)[0]
+            began = time.perf_counter()
+            relay.open()
+            with subscriber.changed:
+                subscriber.changed.wait_for(lambda: subscriber.count >= readings, timeout=300)
+            drain = time.perf_counter() - began
+            time.sleep(1.0)  # duplicates would arrive now
+            after_rss, peak = rss_kib(process.pid)
+            process.stdin.close()
+            code = process.wait(60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            subscriber.close()
+            relay.shutdown()
+    firsts = sorted((times[0], number) for number, times in subscriber.arrived.items())
+    order = [number for _, number in firsts]
+    return {
+        "readings": readings, "broker": broker.kind, "exit_code": code,
+        "drain_s": drain, "queued_rss_kib": queued_rss, "after_rss_kib": after_rss,
+        "peak_rss_kib": peak,
+        "lost": len(set(range(1, readings + 1)) - set(subscriber.arrived)),
+        "duplicates": sum(len(times) - 1 for times in subscriber.arrived.values()),
+        "in_order": order == sorted(order),
+    }
+
+
 def soak_summary(pushes: int, expected: dict[int, int], delivered: dict[int, int],
                  rss: list[int], elapsed: float) -> dict[str, Any]:
     missing = sum(max(0, want - delivered.get(number, 0)) for number, want in expected.items())
@@ -760,6 +822,18 @@ def print_report(results: dict[str, Any]) -> None:
               f"{found['delivered']:,} of {found['good_pushes']:,} good pushes delivered, "
               f"{found['good_pushes_missing']} missing; {found['pushes_per_s']:,.0f} pushes/s; "
               f"RSS growth {found['rss_growth_kib'] / 1024:+.2f} MiB")
+    found = results.get("outage")
+    if found:
+        if "skipped" in found:
+            print(f"\nlong outage: skipped: {found['skipped']}")
+        else:
+            print(f"\nlong outage, daemon → MQTT broker ({found['broker']}): "
+                  f"{found['readings']:,} readings queued, delivered in {found['drain_s']:.1f} s "
+                  f"after the broker's return; RSS {found['queued_rss_kib'] / 1024:.1f} MiB "
+                  f"queued, {found['after_rss_kib'] / 1024:.1f} MiB drained, peak "
+                  f"{found['peak_rss_kib'] / 1024:.1f} MiB; {found['lost']} lost, "
+                  f"{found['duplicates']} duplicated, {'in' if found['in_order'] else 'OUT OF'}"
+                  " order")
     found = results.get("startup")
     if found:
         print(f"\nstart-up: cosem-reader --version {found['version_ms']:.0f} ms "
@@ -769,7 +843,7 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"note: {note}")
 
 
-SECTIONS = ("throughput", "latency", "soak", "startup")
+SECTIONS = ("throughput", "latency", "soak", "outage", "startup")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -815,6 +889,13 @@ def main(argv: list[str] | None = None) -> int:
                 results["soak_daemon_broker"] = soak_daemon_broker(
                     10_000 if quick else 100_000, workdir
                 )
+        if "outage" in sections:
+            readings = 2_000 if quick else 10_000
+            print(f"long outage, {readings:,} readings …", flush=True)
+            results["outage"] = (
+                {"skipped": missing_daemon} if missing_daemon
+                else outage_daemon(readings, workdir)
+            )
         if "startup" in sections:
             print("start-up …", flush=True)
             results["startup"] = startup(workdir, 5 if quick else 15)

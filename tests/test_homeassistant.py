@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from cosem_reader import __version__
 from cosem_reader.homeassistant import (
+    DiscoveryGate,
     device_info,
     discovery_messages,
     flag_id,
@@ -212,3 +213,47 @@ def test_real_kaifa_push(vector: dict[str, Any]) -> None:
     assert by_code["1-0:1.8.0"][1]["device_class"] == "energy"
     assert by_code["1-0:13.7.0"][1]["suggested_display_precision"] == 3
     assert by_code["1-0:1.8.0"][1]["device"]["manufacturer"] == "Kaifa"
+
+
+# --------------------------------------------------------------------------- gating
+
+
+def _push(codes: list[str]) -> Notification:
+    readings = tuple(register(code, 1, 0, "Wh") for code in codes)
+    return Notification("data-notification", 1, None, readings)
+
+
+def test_gate_confirms_a_layout_seen_twice_in_a_row() -> None:
+    gate = DiscoveryGate()
+    meter = ["1-0:1.8.0", "1-0:2.8.0", "1-0:1.7.0"]
+    assert gate.confirm(_push(meter)) == frozenset()
+    assert gate.confirm(_push(["1-0:99.99.0"])) == frozenset()  # noise in between
+    assert gate.confirm(_push(meter)) == frozenset()  # not consecutive
+    confirmed = gate.confirm(_push(meter))
+    assert confirmed == {ObisCode.parse(code) for code in meter}
+    # Once confirmed, a code stays confirmed whatever layout carries it.
+    assert gate.confirm(_push(["1-0:1.8.0", "1-0:42.7.0"])) == {ObisCode.parse("1-0:1.8.0")}
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from([f"1-0:{c}.8.0" for c in range(1, 12)]), max_size=5),
+        max_size=30,
+    ),
+    st.integers(1, 8),
+)
+def test_gate_only_confirms_repeated_layouts_and_stays_bounded(
+    layouts: list[list[str]], limit: int
+) -> None:
+    gate = DiscoveryGate(limit)
+    repeated: set[ObisCode] = set()
+    previous: list[str] | None = None
+    confirmed: set[ObisCode] = set()
+    for layout in layouts:
+        if layout == previous:
+            repeated.update(ObisCode.parse(code) for code in layout)
+        previous = layout
+        confirmed |= gate.confirm(_push(layout))
+    assert confirmed <= repeated
+    assert len(confirmed) <= limit
+    assert gate.is_full == (len(gate._confirmed) >= limit)

@@ -257,6 +257,7 @@ def test_discovery_and_resend_on_homeassistant_online(
     publishers.append(publisher)
     publisher.start()
     publisher.publish(push())
+    publisher.publish(push(12938))  # the same layout twice: its OBIS codes are real
     wait_until(lambda: publisher.connected and publisher.pending == 0, what="delivery")
 
     # Retained: Home Assistant finds the configs whenever it subscribes.
@@ -293,10 +294,12 @@ def test_discovery_and_resend_on_homeassistant_online(
     assert {m.topic for m in fresh[:9]} == set(configs)
     assert fresh[9].topic == f"{BASE}/state"
 
-    # A new OBIS code gets its config before the state that carries it.
+    # A new OBIS code gets its config before the state that carries it, once a
+    # second push of the new layout confirms it.
     more = push(12940)
     more = replace(more, readings=(*more.readings, register("1-0:14.7.0", 5000, -2, "Hz")))
     publisher.publish(more)
+    publisher.publish(replace(more, readings=more.readings))
     frequency_topic = f"homeassistant/sensor/{METER}/1-0_14_7_0/config"
     watcher.wait_for(
         lambda messages: (
@@ -488,6 +491,7 @@ def test_test_mode_publishes_nothing(
     publisher = MqttPublisher(settings_for(broker.host, broker.port, test_mode=True), METER)
     with caplog.at_level(logging.INFO, logger="cosem_reader.mqtt"):
         publisher.start()
+        publisher.publish(push())
         publisher.publish(push())
         publisher.set_available(False, "test")
         publisher.stop()

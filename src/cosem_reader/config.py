@@ -233,6 +233,10 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("mqtt", "compat", "choice", "none", "publish the topics and payloads of another "
            "reader (smart-meter-mbus-dlms: not yet acted on)", "--compat",
            choices=("none", COMPAT_NAME)),
+    Option("mqtt", "spool", "str", None, "SQLite file that keeps unsent readings across"
+           " restarts and power cuts, e.g. /var/lib/cosem-reader/spool.db (default: off)"),
+    Option("mqtt", "spool_max_mb", "int", 50, "largest size of the readings in the spool, MB",
+           minimum=1),
     # debug: smart-meter-mbus-dlms' debug section
     Option("debug", "stop_after_bytes", "int", 0, "stop after this many bytes (0: never)",
            minimum=0),

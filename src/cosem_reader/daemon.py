@@ -802,10 +802,12 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
         for runner in runners:
             runner.thread.join(timeout=10)
     finally:
+        # All publishers share one budget, so the process is gone within 5 s of SIGTERM.
+        deadline = time.monotonic() + 4.0
         for runner in runners:
             if runner.publisher is not None:
                 try:
-                    runner.publisher.stop(timeout=5.0)
+                    runner.publisher.stop(timeout=max(0.5, deadline - time.monotonic()))
                 except Exception:
                     log.exception("%sstopping the MQTT publisher failed", runner.label)
         _restore_signal_handlers(signals)

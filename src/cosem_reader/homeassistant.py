@@ -45,8 +45,10 @@ from cosem_reader.readings import Notification, Reading
 
 __all__ = [
     "MANUFACTURERS",
+    "MAX_ENTITIES",
     "METER_NUMBER",
     "ORIGIN_NAME",
+    "DiscoveryGate",
     "device_info",
     "discovery_messages",
     "flag_id",
@@ -263,3 +265,39 @@ def discovery_messages(
         if config is not None:
             messages.append(config)
     return messages
+
+
+#: Home Assistant entities one meter announces at most: a real meter sends a few dozen
+#: OBIS codes, and the bound keeps a line that makes up new codes from growing memory
+#: and the entity registry.
+MAX_ENTITIES = 64
+
+
+class DiscoveryGate:
+    """Which OBIS codes deserve an entity: those two consecutive pushes of one layout carry.
+
+    A layout is the sequence of OBIS codes of a push.  Noise that still decodes makes up
+    codes, but hardly the same sequence twice in a row; a meter repeats its layout with
+    every push.  At most ``limit`` codes are ever confirmed (:attr:`is_full` then).
+    """
+
+    def __init__(self, limit: int = MAX_ENTITIES) -> None:
+        self.limit = limit
+        self._previous: tuple[ObisCode | None, ...] | None = None
+        self._confirmed: set[ObisCode] = set()
+
+    @property
+    def is_full(self) -> bool:
+        """Whether ``limit`` codes are confirmed, so no further code will be."""
+        return len(self._confirmed) >= self.limit
+
+    def confirm(self, notification: Notification) -> frozenset[ObisCode]:
+        """The codes of ``notification`` confirmed so far, newly confirmed ones included."""
+        layout = tuple(reading.obis for reading in notification.readings)
+        repeated = layout == self._previous
+        self._previous = layout
+        if repeated:
+            for code in layout:
+                if code is not None and code not in self._confirmed and not self.is_full:
+                    self._confirmed.add(code)
+        return frozenset(code for code in layout if code in self._confirmed)

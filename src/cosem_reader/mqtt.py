@@ -16,8 +16,10 @@ Topics of a meter (``<base>`` is ``topic_base``, ``<meter>`` the meter id):
     also sent while the meter is silent or the key is wrong (:meth:`MqttPublisher.set_available`).
 ``<discovery_prefix>/sensor/<meter>/<obis slug>/config``
     Home Assistant discovery (:mod:`cosem_reader.homeassistant`), retained, sent before
-    the first reading that carries a new OBIS code, again after every (re)connect and
-    whenever Home Assistant announces ``online`` on ``<discovery_prefix>/status``.
+    the second of two consecutive readings of one layout that carry a new OBIS code (at
+    most :data:`~cosem_reader.homeassistant.MAX_ENTITIES` per meter), again after every
+    (re)connect and whenever Home Assistant announces ``online`` on
+    ``<discovery_prefix>/status``.
 
 Every topic level built from meter data passes :func:`sanitize_level`: umlauts spelt
 out (when configured), the invalid-character regex applied, and whatever that leaves,
@@ -25,10 +27,12 @@ no ``+``, ``#``, ``/``, NUL or control character and no empty level, so a meter 
 name template) cannot inject a wildcard or an extra level.
 
 Delivery.  Readings go out at QoS 1 (by default).  The publisher keeps its own ordered
-queue of messages; a message leaves it only when the broker acknowledges it (PUBACK).
-Messages are handed to paho only while connected; after a reconnect paho's own copies
-are dropped and every unacknowledged message is sent again from the queue, in the
-original order, so a broker restart loses nothing and reorders nothing.  While the
+queue of messages (:class:`~cosem_reader.outbox.Outbox`); a message leaves it only when
+the broker acknowledges it (PUBACK).  Messages are handed to paho only while connected,
+at most :data:`WINDOW` at a time; after a reconnect paho's own copies are dropped and
+every unacknowledged message is sent again from the queue, in the original order, so a
+broker restart loses nothing and reorders nothing.  With ``spool`` the readings at risk
+are also on disk (:mod:`cosem_reader.spool`).  While the
 broker is unreachable the queue holds up to ``queue_size`` readings (all messages of
 one reading count as one); beyond that the oldest reading is dropped, with one warning
 per overflow episode.  paho reconnects with back-off
@@ -47,18 +51,25 @@ import re
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from cosem_reader.errors import ConfigError
-from cosem_reader.homeassistant import discovery_messages, obis_slug
+from cosem_reader.homeassistant import (
+    MAX_ENTITIES,
+    DiscoveryGate,
+    device_info,
+    discovery_messages,
+    obis_slug,
+)
 from cosem_reader.jsonout import dumps, notification_to_dict
 from cosem_reader.obis import format_name
+from cosem_reader.outbox import Message as _Message
+from cosem_reader.outbox import Outbox
 from cosem_reader.readings import Notification, Reading, ReadingValue, system_timezone
+from cosem_reader.spool import MeterSpool, Spool, open_spool
 
 if TYPE_CHECKING:
     # paho (and ssl with it) is imported when a publisher connects: the settings and
@@ -144,6 +155,8 @@ class MqttSettings:
     expire_after: int | None = None
     reconnect_min_delay: int = 1
     reconnect_max_delay: int = 30
+    spool: str | None = None
+    spool_max_mb: int = 50
 
     def __post_init__(self) -> None:
         if self.url:
@@ -193,6 +206,8 @@ class MqttSettings:
             raise bad("min_interval", "is negative", "give seconds, 0 = every reading")
         if self.queue_size < 1:
             raise bad("queue_size", f"{self.queue_size}", "keep at least 1 reading")
+        if self.spool_max_mb < 1:
+            raise bad("spool_max_mb", f"{self.spool_max_mb}", "give megabytes, e.g. 50")
         if self.keepalive < 1:
             raise bad("keepalive", f"{self.keepalive}", "give seconds, e.g. 60")
         if not 0 < self.reconnect_min_delay <= self.reconnect_max_delay:
@@ -423,16 +438,10 @@ class _Schedule:
 
 # --------------------------------------------------------------------------- the publisher
 
-
-@dataclass(slots=True, eq=False)
-class _Message:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    reading: int | None  # sequence number of the reading, None for availability/discovery
-    kind: str = "reading"  # "reading" | "availability" | "discovery" | "resend"
-    mid: int | None = None  # paho's message id in the current connection
+#: Messages handed to paho and not yet acknowledged, at most.  Enough to keep a LAN
+#: broker busy; small enough that a callback hands paho little work at a time, so paho
+#: keeps answering PINGREQs and PUBACKs while a backlog drains.
+WINDOW = 64
 
 
 class MqttPublisher:
@@ -442,6 +451,11 @@ class MqttPublisher:
     the meter (:func:`meter_id_from`), and the connection waits for it (the last will
     needs the availability topic).  All methods are thread-safe and never block on the
     network, except :meth:`stop`, which waits up to ``timeout`` for the queue to drain.
+
+    The queue is an :class:`~cosem_reader.outbox.Outbox`; this class is its paho
+    adapter: it hands paho at most :data:`WINDOW` messages at a time and one more per
+    PUBACK, from whichever thread gets there first, and no thread waits for another
+    to do so (a thread that finds the hand-over busy leaves a note and returns).
     """
 
     def __init__(self, settings: MqttSettings, meter_id: str | None = None) -> None:
@@ -449,20 +463,22 @@ class MqttPublisher:
         self.meter_id = _level(meter_id, settings) if meter_id else None
         self._schedule = _Schedule(settings)
         self._lock = threading.Lock()
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one hand-over to paho at a time
+        self._pump_wanted = False
+        self._handing_over = True  # False once stop() has counted what is left
         self._drained = threading.Condition(self._lock)
-        self._queue: deque[_Message] = deque()
-        self._by_mid: dict[int, _Message] = {}
-        self._early_acks: set[int] = set()
-        self._reading_counts: dict[int, int] = {}
+        self._outbox = Outbox(settings.queue_size, WINDOW)
         self._sequence = 0
-        self._dropped = 0
+        self._spool_file: Spool | None = open_spool(settings.spool, settings.spool_max_mb)
+        self._spool: MeterSpool | None = None  # once the meter id is known
         self._available = True
         self._available_reason: str | None = None
         self._connected = False
         self._started = False
         self._stopping = False
         self._broker_down_logged = False
+        self._tls_problem: str | None = None
+        self._gate = DiscoveryGate()
         self._discovery: dict[str, bytes] = {}
         self._device: dict[str, Any] | None = None
         self._last_state: _Message | None = None
@@ -479,7 +495,12 @@ class MqttPublisher:
     def pending(self) -> int:
         """Readings not yet acknowledged by the broker."""
         with self._lock:
-            return len(self._reading_counts)
+            return self._outbox.pending
+
+    @property
+    def spool(self) -> Spool | None:
+        """The open ``mqtt.spool``, also the place for the frame counters; None without one."""
+        return self._spool_file
 
     @property
     def topic_prefix(self) -> str | None:
@@ -507,6 +528,7 @@ class MqttPublisher:
             logger.info("MQTT test mode: nothing is published, no broker is contacted")
             return
         if self.meter_id is not None:
+            self._restore()
             self._connect()
 
     def publish(self, notification: Notification) -> None:
@@ -514,6 +536,7 @@ class MqttPublisher:
         if self.meter_id is None:
             self.meter_id = _level(meter_id_from(notification), self.settings)
             if self._started and not self.settings.test_mode:
+                self._restore()
                 self._connect()
         when = notification.timestamp or datetime.now().astimezone()
         if not self._schedule.due(when):
@@ -553,47 +576,91 @@ class MqttPublisher:
             logger.info("%s %s: %s", who, state, reason)
         self._pump()
 
-    def _quiet_while_stopping(self, record: logging.LogRecord) -> bool:
-        """Keep paho's errors out of the log while this publisher stops.
+    def _filter_paho_log(self, record: logging.LogRecord) -> bool:
+        """Keep paho's expected complaints out of the log.
 
-        paho's network thread may run once more after ``disconnect()`` and complain that
-        the client is not connected; while stopping that is expected, not an error.
+        While this publisher stops, paho's network thread may run once more after
+        ``disconnect()`` and complain that the client is not connected; while the
+        broker is away it says so on every retry (and that a socket failed when it
+        went).  The outage is already one warning of
+        ours, so these lines are debug output.
         """
-        return not (self._stopping and record.levelno >= logging.ERROR)
+        if record.levelno < logging.ERROR:
+            return True
+        if self._stopping:
+            return False
+        message = record.getMessage()
+        if "not connected" in message or "failed to receive on socket" in message:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (up to ``timeout`` seconds), publish ``offline``, disconnect."""
+        """Deliver what is queued (up to ``timeout`` seconds), publish ``offline``, disconnect.
+
+        The whole call takes at most ``timeout`` seconds plus a moment; the readings
+        not delivered by then are counted in a warning, exactly when the broker
+        confirmed all it was sent.
+        """
         client = self._client
         if client is None:
+            self._close_spool()
             return
         deadline = time.monotonic() + timeout
+        # Hand over until 1.5 s before the deadline, wait for the PUBACKs of what is
+        # out until 0.5 s before it, and keep the rest for ``offline``.
+        drain_until = deadline - min(1.5, timeout * 0.4)
+        confirm_until = deadline - min(0.5, timeout * 0.15)
         with self._lock:
             self._stopping = True
             # Also while disconnected: the broker may come back within the timeout.
-            while self._reading_counts and time.monotonic() < deadline:
-                self._drained.wait(max(0.0, min(0.1, deadline - time.monotonic())))
-            left = len(self._reading_counts)
-            if self._connected:
-                self._available = False
-                self._queue_availability()
+            while self._outbox.pending and time.monotonic() < drain_until:
+                self._drained.wait(max(0.0, min(0.1, drain_until - time.monotonic())))
+            # Hand over nothing more, and wait for what is out, so the count is exact.
+            self._handing_over = False
+            while self._outbox.in_flight and self._connected and time.monotonic() < confirm_until:
+                self._drained.wait(0.02)
+            left, in_doubt = self._outbox.pending, self._outbox.in_flight
+            connected = self._connected
+            if self._spool is not None:
+                self._spool.flush()
+                self._spool.secure()
         if left:
             logger.warning(
-                "MQTT: %d reading(s) not delivered to %s before stopping",
+                "MQTT: %d reading(s) not delivered to %s before stopping%s%s",
                 left,
                 self.settings.host,
+                f" ({in_doubt} message(s) of them sent but not confirmed)" if in_doubt else "",
+                "; the spool keeps them for the next start" if self._spool is not None else "",
             )
-        self._pump()
-        with self._lock:
-            while (
-                any(m.kind == "availability" for m in self._queue)
-                and self._connected
-                and time.monotonic() < deadline + 1.0
-            ):
-                self._drained.wait(0.05)
+        if connected:
+            self._send_offline(client, deadline)
         client.disconnect()
         client.loop_stop()
+        # The paho logger is shared by every publisher of the process.
+        logging.getLogger(f"{__name__}.paho").removeFilter(self._filter_paho_log)
+        self._close_spool()
         self._client = None
         self._connected = False
+
+    def _close_spool(self) -> None:
+        if self._spool_file is not None:
+            self._spool_file.close()
+            self._spool_file = self._spool = None
+
+    def _send_offline(self, client: paho.Client, deadline: float) -> None:
+        """``offline`` on the availability topic, waited for until ``deadline``."""
+        topic = self.availability_topic
+        assert topic is not None
+        # paho's window has room for one message beyond the outbox's (see _connect).
+        with self._send_lock:
+            info = client.publish(topic, _OFFLINE, self.settings.qos, retain=True)
+        try:
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+        except (RuntimeError, ValueError) as error:
+            logger.debug("MQTT: offline not confirmed: %s", error)
+
+    # -- building messages ----------------------------------------------------------
 
     # -- building messages ----------------------------------------------------------
 
@@ -607,24 +674,45 @@ class MqttPublisher:
             messages.extend(self._new_discovery(notification))
         if settings.publish_json:
             payload = state_payload(notification, settings).encode("utf-8")
-            messages.append(_Message(f"{prefix}/state", payload, qos, retain, 0))
+            messages.append(_Message(f"{prefix}/state", payload, qos, retain))
         if settings.publish_values:
             for reading in notification.readings:
                 text = value_payload(reading, settings)
                 if text is None:
                     continue
                 topic = f"{prefix}/{reading_identifier(reading, settings)}"
-                messages.append(_Message(topic, text.encode("utf-8"), qos, retain, 0))
+                messages.append(_Message(topic, text.encode("utf-8"), qos, retain))
         return messages
 
     def _new_discovery(self, notification: Notification) -> list[_Message]:
-        """Discovery configs of the OBIS codes not announced before."""
+        """Discovery configs of the OBIS codes confirmed and not announced before.
+
+        An OBIS code counts once two consecutive pushes of one layout carry it
+        (:class:`~cosem_reader.homeassistant.DiscoveryGate`): noise on the line never
+        makes a Home Assistant entity.
+        """
         assert self.meter_id is not None
+        if self._device is None:
+            self._device = device_info(self.meter_id, notification)
+        full = self._gate.is_full
+        codes = self._gate.confirm(notification)
+        if self._gate.is_full and not full:
+            logger.warning(
+                "meter %s: %d OBIS codes announced to Home Assistant, the most one meter"
+                " gets; codes seen later get no entity (they are still in the state message)",
+                self.meter_id,
+                MAX_ENTITIES,
+            )
+        if not codes:
+            return []
         state_topic, availability_topic = self.state_topic, self.availability_topic
         assert state_topic is not None
         assert availability_topic is not None
+        confirmed = replace(
+            notification, readings=tuple(r for r in notification.readings if r.obis in codes)
+        )
         configs = discovery_messages(
-            notification,
+            confirmed,
             meter_id=self.meter_id,
             state_topic=state_topic,
             availability_topic=availability_topic,
@@ -638,131 +726,134 @@ class MqttPublisher:
         )
         messages: list[_Message] = []
         for topic, payload in configs:
-            if self._device is None:
-                self._device = payload["device"]
             if topic in self._discovery:
                 continue
             data = dumps(payload).encode("utf-8")
             self._discovery[topic] = data
-            messages.append(_Message(topic, data, self.settings.qos, True, None, "discovery"))
+            messages.append(self._control(topic, data, "discovery"))
         return messages
+
+    def _control(self, topic: str, payload: bytes, kind: str) -> _Message:
+        return _Message(topic, payload, self.settings.qos, True, kind=kind)
 
     # -- the queue (callers hold self._lock) ------------------------------------------
 
-    def _enqueue(self, messages: Iterable[_Message]) -> None:
-        self._sequence += 1
-        sequence = self._sequence
-        count = 0
-        for message in messages:
-            if message.kind == "reading":
-                message.reading = sequence
-                count += 1
-                if self.settings.publish_json and message.topic.endswith("/state"):
-                    self._last_state = message
-            self._queue.append(message)
-        if count:
-            self._reading_counts[sequence] = count
-        while len(self._reading_counts) > self.settings.queue_size:
-            self._drop_oldest_reading()
+    def _restore(self) -> None:
+        """Queue the readings the spool kept from before, first and in order."""
+        if self._spool_file is None or self._spool is not None:
+            return
+        assert self.meter_id is not None
+        spool = self._spool = MeterSpool(self._spool_file, self.meter_id)
+        kept = spool.restore()
+        with self._lock:
+            for reading, messages in kept:
+                spool.completed(self._outbox.add(messages, reading), drained=False)
+            spool.flush()
+        if kept:
+            logger.warning(
+                "MQTT spool %s: %d reading(s) kept from before are sent first",
+                self._spool_file.path,
+                len(kept),
+            )
 
-    def _drop_oldest_reading(self) -> None:
-        oldest = next(iter(self._reading_counts))
-        del self._reading_counts[oldest]
-        kept: deque[_Message] = deque()
-        for message in self._queue:
-            # A dropped message handed to paho stays in _by_mid, so its late PUBACK
-            # is recognised (and ignored) rather than mistaken for an early one.
-            if message.reading != oldest:
-                kept.append(message)
-        self._queue = kept
-        if self._dropped == 0:
+    def _enqueue(self, messages: list[_Message]) -> None:
+        if self._spool is not None:
+            reading = self._spool.number()
+            at_risk = not self._connected or self._outbox.pending > 0
+            self._spool.queued(reading, messages, at_risk)
+        else:
+            self._sequence += 1
+            reading = self._sequence
+        overflowing = self._outbox.dropped > 0
+        for message in messages:
+            if self.settings.publish_json and message.topic.endswith("/state"):
+                self._last_state = message
+        dropped = self._outbox.add(messages, reading)
+        if self._spool is not None and dropped:
+            self._spool.completed(dropped, drained=False)
+        if self._outbox.dropped and not overflowing:
             logger.warning(
                 "MQTT queue full (%d readings) while %s is unreachable: dropping the oldest"
                 " readings; raise mqtt.queue_size to keep more",
                 self.settings.queue_size,
                 self.settings.host,
             )
-        self._dropped += 1
 
     def _queue_availability(self) -> None:
         """Replace any unsent availability message by the current state, at the front."""
         topic = self.availability_topic
         if topic is None:
             return
-        self._queue = deque(m for m in self._queue if m.kind != "availability" or m.mid is not None)
+        self._outbox.discard_unsent("availability")
         payload = (_ONLINE if self._available else _OFFLINE).encode("ascii")
-        self._queue.appendleft(
-            _Message(topic, payload, self.settings.qos, True, None, "availability")
-        )
+        self._outbox.add_first([self._control(topic, payload, "availability")])
 
-    def _acknowledged(self, mid: int) -> None:
-        message = self._by_mid.pop(mid, None)
-        if message is None:
-            self._early_acks.add(mid)
+    def _completed(self, readings: list[int]) -> None:
+        """Readings the broker now holds completely."""
+        if self._spool is not None and readings:
+            self._spool.completed(readings, drained=not self._outbox.pending)
+        if not readings or self._outbox.pending:
             return
-        self._remove(message)
+        if self._outbox.dropped:
+            logger.warning(
+                "MQTT queue drained; %d reading(s) were dropped while the broker was unreachable",
+                self._outbox.dropped,
+            )
+            self._outbox.dropped = 0
+        self._drained.notify_all()
 
-    def _remove(self, message: _Message) -> None:
-        if self._queue and self._queue[0] is message:
-            self._queue.popleft()
-        else:
-            try:
-                self._queue.remove(message)
-            except ValueError:
-                return
-        if message.reading is not None and message.reading in self._reading_counts:
-            self._reading_counts[message.reading] -= 1
-            if self._reading_counts[message.reading] == 0:
-                del self._reading_counts[message.reading]
-        if not self._queue:
-            if self._dropped:
-                logger.warning(
-                    "MQTT queue drained; %d reading(s) were dropped"
-                    " while the broker was unreachable",
-                    self._dropped,
-                )
-                self._dropped = 0
-            self._drained.notify_all()
+    # -- handing over to paho -----------------------------------------------------------
 
     def _pump(self) -> None:
-        """Hand every message not yet given to paho over, in queue order, while connected."""
+        """Hand paho what the window allows; a thread that finds this busy does not wait."""
         client = self._client
         if client is None:
             return
+        while True:
+            with self._lock:
+                self._pump_wanted = True
+            if not self._send_lock.acquire(blocking=False):
+                return  # the thread handing over sees _pump_wanted and goes on
+            try:
+                with self._lock:
+                    self._pump_wanted = False
+                self._hand_over(client)
+            finally:
+                self._send_lock.release()
+            with self._lock:
+                if not self._pump_wanted:
+                    return
+
+    def _hand_over(self, client: paho.Client) -> None:
+        """Publish the outbox's messages while it gives any (callers hold _send_lock)."""
         from paho.mqtt.enums import MQTTErrorCode  # noqa: PLC0415 - see TYPE_CHECKING above
 
-        with self._send_lock:
-            while True:
+        while True:
+            with self._lock:
+                handing_over = self._connected and self._handing_over
+                message = self._outbox.take() if handing_over else None
+            if message is None:
+                return
+            try:
+                info = client.publish(message.topic, message.payload, message.qos, message.retain)
+            except ValueError as error:
+                logger.error("MQTT: cannot publish on %r: %s", message.topic, error)
                 with self._lock:
-                    if not self._connected:
-                        return
-                    message = next((m for m in self._queue if m.mid is None), None)
-                    if message is None:
-                        return
-                    # Reserve it so a concurrent pump does not send it twice.
-                    message.mid = -1
-                try:
-                    info = client.publish(
-                        message.topic, message.payload, message.qos, message.retain
-                    )
-                except ValueError as error:
-                    logger.error("MQTT: cannot publish on %r: %s", message.topic, error)
-                    with self._lock:
-                        self._remove(message)
-                    continue
-                with self._lock:
-                    if message.mid != -1:
-                        continue  # dropped or reset by a reconnect meanwhile
-                    message.mid = info.mid
-                    if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-                        # The connection dropped under us: on_connect sends it again.
-                        message.mid = None
-                        return
-                    self._by_mid[info.mid] = message
-                    if info.mid in self._early_acks:
-                        self._early_acks.discard(info.mid)
-                        self._by_mid.pop(info.mid, None)
-                        self._remove(message)
+                    self._completed(self._outbox.abandoned(message))
+                continue
+            with self._lock:
+                if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    # Without a connection paho keeps its copy, which the next
+                    # on_connect drops; the outbox sends the message again then.
+                    self._completed(self._outbox.sent(message, info.mid))
+                    if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        continue
+                else:
+                    # MQTT_ERR_QUEUE_SIZE and whatever else: the next PUBACK or
+                    # connection tries again, in order.
+                    self._outbox.refused(message)
+                    logger.debug("MQTT: paho refused %s: %s", message.topic, info.rc)
+            return
 
     # -- paho ------------------------------------------------------------------------
 
@@ -788,7 +879,7 @@ class MqttPublisher:
             clean_session=None if protocol == MQTTProtocolVersion.MQTTv5 else True,
         )
         paho_log = logging.getLogger(f"{__name__}.paho")
-        paho_log.addFilter(self._quiet_while_stopping)
+        paho_log.addFilter(self._filter_paho_log)
         client.enable_logger(paho_log)
         # A bug in a callback must not end the network loop (and with it reconnection).
         client.suppress_exceptions = True
@@ -798,6 +889,9 @@ class MqttPublisher:
             client.tls_set_context(self._tls_context())
         client.will_set(availability_topic, _OFFLINE, settings.qos, retain=True)
         client.reconnect_delay_set(settings.reconnect_min_delay, settings.reconnect_max_delay)
+        # One more than the outbox's window: paho counts an acknowledged message until
+        # on_publish returns, and stop() sends ``offline`` beside the window.
+        client.max_inflight_messages_set(WINDOW + 1)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -830,6 +924,19 @@ class MqttPublisher:
             )
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+        publisher = self
+
+        class _Socket(ssl.SSLSocket):
+            # paho reports a failed handshake as a failed connection, without the
+            # reason; keep the certificate's reason for the log line.
+            def do_handshake(self, block: bool = False) -> None:
+                try:
+                    super().do_handshake(block)
+                except ssl.SSLCertVerificationError as error:
+                    publisher._tls_problem = str(error.verify_message or error.reason)
+                    raise
+
+        context.sslsocket_class = _Socket
         return context
 
     def _on_connect(
@@ -838,7 +945,7 @@ class MqttPublisher:
         _userdata: Any,
         _flags: paho.ConnectFlags,
         reason_code: ReasonCode,
-        _properties: Properties | None,
+        properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
             logger.error(
@@ -850,25 +957,24 @@ class MqttPublisher:
             )
             return
         with self._send_lock:
-            # paho would resend its own unacknowledged copies; the queue resends them
+            # paho would resend its own unacknowledged copies; the outbox resends them
             # instead, in order, together with what was queued while disconnected.
             client.drop_out_messages()
+            # An MQTT 5 broker may take fewer unacknowledged messages than the window.
+            receive_maximum = getattr(properties, "ReceiveMaximum", None)
             with self._lock:
-                self._by_mid.clear()
-                self._early_acks.clear()
-                queue = deque(m for m in self._queue if m.kind == "reading")
-                for message in queue:
-                    message.mid = None
-                front = [
-                    _Message(topic, data, self.settings.qos, True, None, "discovery")
+                self._outbox.window = min(WINDOW, receive_maximum or WINDOW)
+                self._outbox.reconnected()
+                self._outbox.add_first(
+                    self._control(topic, data, "discovery")
                     for topic, data in self._discovery.items()
-                ]
-                self._queue = deque(front) + queue
+                )
                 self._queue_availability()
                 self._connected = True
-                pending = len(self._reading_counts)
+                pending = self._outbox.pending
             was_down = self._broker_down_logged
             self._broker_down_logged = False
+            self._tls_problem = None
         logger.log(
             logging.WARNING if was_down else logging.INFO,
             "MQTT: connected to %s:%d%s",
@@ -881,13 +987,24 @@ class MqttPublisher:
         self._pump()
 
     def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
-        if not self._broker_down_logged:
-            self._broker_down_logged = True
-            logger.warning(
-                "MQTT: cannot reach %s:%d; retrying, readings are queued meanwhile",
+        if self._broker_down_logged:
+            return
+        self._broker_down_logged = True
+        if self._tls_problem is not None:
+            logger.error(
+                "MQTT: the TLS certificate of %s:%d is not accepted (%s); set mqtt.ca_file to"
+                " the CA that signed it, or mqtt.reject_unauthorized = false to accept any"
+                " certificate; retrying, readings are queued meanwhile",
                 self.settings.host,
                 self.settings.effective_port,
+                self._tls_problem,
             )
+            return
+        logger.warning(
+            "MQTT: cannot reach %s:%d; retrying, readings are queued meanwhile",
+            self.settings.host,
+            self.settings.effective_port,
+        )
 
     def _on_disconnect(
         self,
@@ -900,6 +1017,8 @@ class MqttPublisher:
         with self._lock:
             self._connected = False
             stopping = self._stopping
+            if self._spool is not None:
+                self._spool.secure()
             self._drained.notify_all()
         if not stopping and not self._broker_down_logged:
             self._broker_down_logged = True
@@ -919,7 +1038,8 @@ class MqttPublisher:
         _properties: Properties,
     ) -> None:
         with self._lock:
-            self._acknowledged(mid)
+            self._completed(self._outbox.acknowledged(mid))
+        self._pump()
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         # Retained births are replays, not a Home Assistant that just started.
@@ -929,12 +1049,12 @@ class MqttPublisher:
         with self._lock:
             if not self._connected:
                 return
-            self._queue.extend(
-                _Message(topic, data, self.settings.qos, True, None, "discovery")
-                for topic, data in self._discovery.items()
-            )
+            again = [
+                self._control(topic, data, "discovery") for topic, data in self._discovery.items()
+            ]
             last = self._last_state
             if last is not None and not self.settings.retain:
                 # Entities are unknown after discovery until the next state arrives.
-                self._queue.append(replace(last, reading=None, kind="resend", mid=None))
+                again.append(replace(last, kind="resend"))
+            self._outbox.add(again)
         self._pump()
