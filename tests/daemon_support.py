@@ -29,12 +29,16 @@ SYSTEM_TITLE = b"KFMTEST\x07"
 START = datetime(2026, 3, 1, 8, 0, 0)
 
 
-def push(index: int, key: bytes = KEY) -> bytes:
-    """The wire bytes of push ``index`` (two M-Bus telegrams), frame counter 1000 + index."""
+def push(index: int, key: bytes = KEY, auth_key: bytes | None = None) -> bytes:
+    """The wire bytes of push ``index`` (two M-Bus telegrams), frame counter 1000 + index;
+    with ``auth_key`` authenticated (security control 0x30, GCM tag)."""
     moment, registers = kaifa_series(START + timedelta(seconds=5 * index), 1)[0]
     body = kaifa_ma309m_body(moment, registers, "1KFMTEST000007", "KFMTEST000000007")
     plaintext = data_notification(body, invoke_id=index)
-    return mbus_push(ciphered_push(plaintext, key, SYSTEM_TITLE, 1000 + index))
+    control = 0x21 if auth_key is None else 0x30
+    return mbus_push(
+        ciphered_push(plaintext, key, SYSTEM_TITLE, 1000 + index, control, auth_key)
+    )
 
 
 def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from test_mqtt import subscribe as subscribe  # noqa: PLC0414 - a fixture
 
 from cosem_reader.mqtt import MqttPublisher
 from cosem_reader.outbox import Message
-from cosem_reader.spool import MeterSpool, Spool, open_spool
+from cosem_reader.spool import MeterSpool, Spool, SpoolCounterStore, open_spool
 
 
 def messages(number: int) -> list[Message]:
@@ -163,3 +163,54 @@ def test_a_broker_that_answers_costs_the_spool_no_write(broker: Broker, tmp_path
     finally:
         publisher.stop(timeout=1)
     assert Spool(str(path), 1_000_000).load_frame_counters() == {bytes.fromhex(METER): 35}
+
+
+def test_frame_counters_are_written_at_most_once_per_interval(tmp_path: Path) -> None:
+    """An SD card is not written at every push: once per interval, and at a stop."""
+    path = str(tmp_path / "spool.db")
+    now = [0.0]
+    spool = Spool(path, 1_000_000)
+    store = SpoolCounterStore(spool, interval=600.0, clock=lambda: now[0])
+    title = b"KFM\x00\x00\x00\x00\x01"
+    store.save(title, 10)
+    now[0] = 5.0
+    store.save(title, 11)
+    assert store.load(title) == 11
+    assert spool.load_frame_counters() == {title: 10}
+    now[0] = 605.0
+    store.save(title, 12)
+    assert spool.load_frame_counters() == {title: 12}
+    now[0] = 610.0
+    store.save(title, 13)
+    store.flush()
+    spool.close()
+    reopened = SpoolCounterStore(Spool(path, 1_000_000))
+    assert reopened.load(title) == 13
+
+
+@pytest.mark.broker
+def test_a_replayed_push_is_refused_after_a_restart(
+    broker: Broker, meter: PtyMeter, tmp_path: Path
+) -> None:
+    """With a spool the last frame counter outlives the daemon: a push recorded before a
+    restart and sent again after it does not count."""
+    auth_key = bytes.fromhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF")
+    args = [
+        "--port", str(meter.path), "--key", KEY.hex(), "--auth-key", auth_key.hex(),
+        "--mqtt-url", f"mqtt://{broker.host}:{broker.port}",
+        "--topic-base", "replay", "--name", "main", "--trace", "timings",
+    ]  # fmt: skip
+    env = {"COSEM_READER_MQTT_SPOOL": str(tmp_path / "spool.db")}
+    recorded = push(0, auth_key=auth_key)
+    first = Daemon(args, env=env)
+    first.wait_for_stderr("reading serial port")
+    meter.write(recorded)
+    first.wait_for_stderr("timings:")
+    assert first.stop() == 0
+    second = Daemon(args, env=env)
+    second.wait_for_stderr("reading serial port")
+    meter.write(recorded + push(1, auth_key=auth_key))
+    second.wait_for_stderr("timings:")
+    assert second.stop() == 0
+    assert sum("frame counter repeats" in line for line in second.stderr) == 1, second.output()
+    assert sum("timings:" in line for line in second.stderr) == 1

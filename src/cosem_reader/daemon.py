@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import FrameType
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from cosem_reader import hdlc, mbus
 from cosem_reader.authentication import (
@@ -94,6 +94,9 @@ __all__ = [
     "run_config_check",
     "run_read",
 ]
+
+if TYPE_CHECKING:
+    from cosem_reader.spool import SpoolCounterStore
 
 log = logging.getLogger("cosem_reader.daemon")
 trace = logging.getLogger("cosem_reader.trace")
@@ -725,6 +728,17 @@ def _publisher_for(meter: MeterSettings, settings: Settings) -> Any | None:
     return MqttPublisher(mqtt, meter.name)
 
 
+def _spool_counters(publisher: Any | None) -> SpoolCounterStore | None:
+    """With ``mqtt.spool`` the frame counters outlive the process, so a replayed push is
+    refused after a restart too; without one they are kept in memory."""
+    spool = getattr(publisher, "spool", None)
+    if spool is None:
+        return None
+    from cosem_reader.spool import SpoolCounterStore  # noqa: PLC0415 (sqlite3 only with a spool)
+
+    return SpoolCounterStore(spool)
+
+
 def _apply_trace(settings: Settings, names: str | None) -> Settings:
     if not names:
         return settings
@@ -780,9 +794,17 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
     stop = threading.Event()
     console = None if settings.mqtt_enabled else Console(settings, console_stream)
     runners: list[MeterRunner] = []
+    counter_stores: list[SpoolCounterStore] = []
     for meter in settings.meters:
         publisher = _publisher_for(meter, settings)
-        runners.append(MeterRunner(meter, settings, stop, console=console, publisher=publisher))
+        counters = _spool_counters(publisher)
+        if counters is not None:
+            counter_stores.append(counters)
+        runners.append(
+            MeterRunner(
+                meter, settings, stop, console=console, publisher=publisher, counter_store=counters
+            )
+        )
     signals = _install_signal_handlers(stop)
     try:
         for runner in runners:
@@ -802,6 +824,8 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
         for runner in runners:
             runner.thread.join(timeout=10)
     finally:
+        for counters in counter_stores:
+            counters.flush()  # before the publishers close their spools
         # All publishers share one budget, so the process is gone within 5 s of SIGTERM.
         deadline = time.monotonic() + 4.0
         for runner in runners:

@@ -24,7 +24,8 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from cosem_reader.outbox import Message
 
@@ -217,6 +218,52 @@ class MeterSpool:
         """Delete the acknowledged readings from the file now."""
         self.spool.remove(self._done)
         self._done.clear()
+
+
+class SpoolCounterStore:
+    """The last authenticated frame counter per system title, kept in the spool, so that
+    a replayed push is refused after a restart too (a ``FrameCounterStore``).
+
+    A counter is written at most once per ``interval`` seconds per system title, and at
+    :meth:`flush` (a stop): writing it at every push would cost an SD card a page write
+    every few seconds.  After a power cut the counters of the last ``interval`` seconds
+    are unknown, so a push recorded in them could be replayed once.
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        interval: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._spool = spool
+        self._interval = interval
+        self._clock = clock
+        self._counters = spool.load_frame_counters()
+        self._written_at: dict[bytes, float] = {}
+        self._unwritten: set[bytes] = set()
+
+    def load(self, system_title: bytes) -> int | None:
+        """The last frame counter of ``system_title``, None when there is none."""
+        return self._counters.get(system_title)
+
+    def save(self, system_title: bytes, frame_counter: int) -> None:
+        """Remember ``frame_counter``; on disk when ``interval`` has passed since the last write."""
+        self._counters[system_title] = frame_counter
+        now = self._clock()
+        last = self._written_at.get(system_title)
+        if last is not None and now - last < self._interval:
+            self._unwritten.add(system_title)
+            return
+        self._spool.save_frame_counter(system_title, frame_counter)
+        self._written_at[system_title] = now
+        self._unwritten.discard(system_title)
+
+    def flush(self) -> None:
+        """Write the counters not on disk yet (before the spool is closed)."""
+        for system_title in sorted(self._unwritten):
+            self._spool.save_frame_counter(system_title, self._counters[system_title])
+        self._unwritten.clear()
 
 
 def open_spool(path: str | None, max_mb: int) -> Spool | None:
