@@ -75,7 +75,7 @@ image-test: $(STAMP)
 	COSEM_READER_TEST_IMAGE=localhost/cosem-reader:test \
 	COSEM_READER_TEST_ADDON_IMAGE=localhost/cosem-reader-addon:test \
 	COSEM_READER_TEST_PODMAN="$(PODMAN)" COSEM_READER_TEST_RUN_OPTIONS="$(PODMAN_RUN_OPTS)" \
-	$(PY) -m pytest -q -rs -k image tests/test_packaging.py tests/test_addon.py
+	$(PY) -m pytest -q -rs -k image tests/packaging/test_packaging.py tests/packaging/test_addon.py
 
 # Rewrites the bundled demo capture with the project's own encoder.
 demo-capture: $(STAMP)

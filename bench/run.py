@@ -53,15 +53,15 @@ import daemon_support  # noqa: E402
 import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
-from cosem_reader import hdlc, mbus  # noqa: E402
-from cosem_reader import readings as readings_module  # noqa: E402
 from cosem_reader._learning import Learner  # noqa: E402
-from cosem_reader.apdu import schema  # noqa: E402
-from cosem_reader.block_transfer import BlockTransferJoiner  # noqa: E402
-from cosem_reader.pipeline import StreamDecoder  # noqa: E402
-from cosem_reader.readings import Notification  # noqa: E402
-from cosem_reader.security import decipher, parse_ciphered_apdu  # noqa: E402
-from cosem_reader.transport import SegmentJoiner  # noqa: E402
+from cosem_reader.axdr.apdu import schema  # noqa: E402
+from cosem_reader.cosem import readings as readings_module  # noqa: E402
+from cosem_reader.cosem.readings import Notification  # noqa: E402
+from cosem_reader.link import hdlc, mbus  # noqa: E402
+from cosem_reader.pipeline.decoder import StreamDecoder  # noqa: E402
+from cosem_reader.security.ciphering import decipher, parse_ciphered_apdu  # noqa: E402
+from cosem_reader.transport.block_transfer import BlockTransferJoiner  # noqa: E402
+from cosem_reader.transport.mbus_segments import SegmentJoiner  # noqa: E402
 
 VECTORS_FILE = Path(
     os.environ.get("COSEM_READER_VECTORS", ROOT.parent / "shared" / "vectors" / "vectors.json")
@@ -409,7 +409,7 @@ class Subscriber:
 
 @contextlib.contextmanager
 def running_broker(workdir: Path) -> Iterator[Any]:
-    from broker import Broker  # noqa: PLC0415
+    from tests.support.broker import Broker  # noqa: PLC0415
 
     instance = Broker(workdir)
     instance.start()
@@ -421,7 +421,7 @@ def running_broker(workdir: Path) -> Iterator[Any]:
 
 def latency_daemon(pushes: int, workdir: Path) -> dict[str, Any]:
     """pty → ``cosem-reader read`` → MQTT broker → subscriber; and the daemon's RSS."""
-    from support.pty_meter import PtyMeter  # noqa: PLC0415
+    from tests.support.pty_meter import PtyMeter  # noqa: PLC0415
 
     capture = make_capture(pushes + 1)
     meter = PtyMeter(workdir / "ttyMETER")
@@ -637,7 +637,7 @@ def outage_daemon(readings: int, workdir: Path) -> dict[str, Any]:
     state at the subscriber, the daemon's RSS with the full queue and its peak, and the
     readings lost or duplicated.
     """
-    from broker import Relay  # noqa: PLC0415
+    from tests.support.broker import Relay  # noqa: PLC0415
 
     capture = make_capture(readings)
     log_path = workdir / "outage.log"
@@ -722,7 +722,7 @@ def startup(workdir: Path, runs: int) -> dict[str, Any]:
     result: dict[str, Any] = {"version_ms": statistics.median(times)}
     modules = subprocess.run(
         [sys.executable, "-c", "import sys; sys.argv=['cosem-reader','--version']\n"
-         "from cosem_reader.cli import main\ntry: main()\nexcept SystemExit: pass\n"
+         "from cosem_reader.app.cli import main\ntry: main()\nexcept SystemExit: pass\n"
          "print('modules=' + ','.join(m for m in ('cryptography', 'paho', 'serial')"
          " if m in sys.modules))"],
         capture_output=True, text=True, env=daemon_environment(workdir), check=False,

@@ -2,7 +2,7 @@
 
 The module is the ASN.1 text of the COSEM APDUs of DLMS Green Book 8.3.
 asn1tools parses it into a dict per type assignment; :func:`build_types` turns
-each into a descriptor of :mod:`cosem_reader.descriptors`, and :func:`render`
+each into a descriptor of :mod:`cosem_reader.axdr.descriptors`, and :func:`render`
 lays the descriptors out as Python source through the jinja2 templates in
 ``codegen/templates``.  Every decision (which descriptor, which arguments, where
 a line breaks) is taken here; the templates only place the prepared lines.
@@ -15,7 +15,7 @@ What the A-XDR reader needs from the module, and what is therefore checked:
   ``[APPLICATION n]``); the alternative then has that tag, as in ASN.1;
 * an INTEGER range is one ``lower..upper`` interval, an OCTET STRING size one
   fixed number: the byte count on the wire depends on them;
-* a use of another assignment stays a :class:`~cosem_reader.descriptors.Reference`
+* a use of another assignment stays a :class:`~cosem_reader.axdr.descriptors.Reference`
   (``Integer8``, ``Unsigned32``, ``Data``), so the generated table keeps the
   assignment structure of the module and recursive types stay finite;
 * extension markers (``...``), automatic tagging and constraints the descriptors
@@ -40,7 +40,7 @@ from typing import Any
 import asn1tools  # type: ignore[import-untyped]
 import jinja2
 
-from cosem_reader import descriptors as d
+from cosem_reader.axdr import descriptors as d
 from cosem_reader.errors import CosemReaderError
 
 ROOT = Path(__file__).resolve().parent.parent

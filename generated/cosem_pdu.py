@@ -5,14 +5,14 @@
 """Descriptors of the ASN.1 module COSEMpdu, one per type assignment.
 
 ``TYPES`` maps each type name of the module to its descriptor (see
-:mod:`cosem_reader.descriptors`); the A-XDR reader starts at ``TYPES["XDLMS-APDU"]``
-and follows :class:`~cosem_reader.descriptors.Reference` by name.
+:mod:`cosem_reader.axdr.descriptors`); the A-XDR reader starts at ``TYPES["XDLMS-APDU"]``
+and follows :class:`~cosem_reader.axdr.descriptors.Reference` by name.
 """
 
 from collections.abc import Mapping
 from typing import Final
 
-from cosem_reader.descriptors import (
+from cosem_reader.axdr.descriptors import (
     Alternative,
     BitString,
     Boolean,

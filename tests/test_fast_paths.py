@@ -19,20 +19,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cosem_reader import obis as obis_module
-from cosem_reader import readings as readings_module
 from cosem_reader._slots import frozen_constructor
-from cosem_reader.apdu import decode_data, schema
-from cosem_reader.axdr import Schema
-from cosem_reader.descriptors import Alternative, Choice, Null, Reference, SequenceOf
-from cosem_reader.mbus import LongFrame, LongFrameReader
-from cosem_reader.obis import ObisCode, describe
-from cosem_reader.pipeline import decode_capture
-from cosem_reader.readings import Notification, Reading, decode_cosem_date_time
-from cosem_reader.security import CipheredApdu, Deciphered
-from tests.conftest import vector_params
+from cosem_reader.axdr.apdu import decode_data, schema
+from cosem_reader.axdr.descriptors import Alternative, Choice, Null, Reference, SequenceOf
+from cosem_reader.axdr.schema import Schema
+from cosem_reader.cosem import obis as obis_module
+from cosem_reader.cosem import readings as readings_module
+from cosem_reader.cosem.obis import ObisCode, describe
+from cosem_reader.cosem.readings import Notification, Reading, decode_cosem_date_time
+from cosem_reader.link.mbus import LongFrame, LongFrameReader
+from cosem_reader.pipeline.decoder import decode_capture
+from cosem_reader.security.ciphering import CipheredApdu, Deciphered
 from tests.support.encoder import cosem_date_time, encode_data
 from tests.support.mbus_telegrams import long_frame
+from tests.support.vectors import vector_params
 
 # -- frozen_constructor ----------------------------------------------------------------
 

@@ -28,24 +28,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.encoder import (
-    ciphered_push,
-    cosem_date_time,
-    data_notification,
-    flat_body,
-    kaifa_ma309m_body,
-    kaifa_series,
-    mbus_push,
-)
-from support.hdlc_frames import build_general_block_transfer, build_hdlc_frames
-from test_axdr import data_values
-from test_readings_plans import no_plans
 
-from cosem_reader import hdlc, mbus
-from cosem_reader import readings as readings_module
-from cosem_reader.apdu import decode_apdu
-from cosem_reader.axdr import Schema
-from cosem_reader.block_transfer import BlockTransferJoiner
+from cosem_reader.axdr.apdu import decode_apdu
+from cosem_reader.axdr.generated.cosem_pdu import MODULE_NAME, TYPES
+from cosem_reader.axdr.schema import Schema
+from cosem_reader.cosem import readings as readings_module
+from cosem_reader.cosem.readings import Notification, notification_from_apdu
 from cosem_reader.errors import (
     AxdrError,
     CosemError,
@@ -54,11 +42,23 @@ from cosem_reader.errors import (
     SecurityError,
     SegmentError,
 )
-from cosem_reader.generated.cosem_pdu import MODULE_NAME, TYPES
-from cosem_reader.pipeline import StreamDecoder
-from cosem_reader.readings import Notification, notification_from_apdu
-from cosem_reader.security import CipheredApdu, Deciphered, decipher, parse_ciphered_apdu
-from cosem_reader.transport import SegmentJoiner
+from cosem_reader.link import hdlc, mbus
+from cosem_reader.pipeline.decoder import StreamDecoder
+from cosem_reader.security.ciphering import CipheredApdu, Deciphered, decipher, parse_ciphered_apdu
+from cosem_reader.transport.block_transfer import BlockTransferJoiner
+from cosem_reader.transport.mbus_segments import SegmentJoiner
+from tests.support.encoder import (
+    ciphered_push,
+    cosem_date_time,
+    data_notification,
+    flat_body,
+    kaifa_ma309m_body,
+    kaifa_series,
+    mbus_push,
+)
+from tests.support.hdlc_frames import build_general_block_transfer, build_hdlc_frames
+from tests.support.plans import no_plans
+from tests.support.strategies import data_values
 
 _EXAMPLES = int(os.environ.get("COSEM_READER_FUZZ_EXAMPLES", "0"))
 #: Per input; generous for a loaded CI machine, yet far below what a hang would take.

@@ -12,18 +12,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import vector_params
 
+from cosem_reader.cosem.obis import ObisCode
+from cosem_reader.cosem.readings import SCALE_FROM_PUSH, Notification, Reading
 from cosem_reader.errors import CosemReaderError
-from cosem_reader.obis import ObisCode
-from cosem_reader.pipeline import decode_capture
-from cosem_reader.readings import SCALE_FROM_PUSH, Notification, Reading
-from cosem_reader.security import CipheredApdu
+from cosem_reader.pipeline.decoder import decode_capture
+from cosem_reader.security.ciphering import CipheredApdu
+from tests.support.vectors import (
+    _has_expectations,
+    decode_vector,
+    the_notification,
+    vector_params,
+)
 
-VIENNA = ZoneInfo("Europe/Vienna")
-
-
-#: The meter profile each vector's raw numbers get (cosem_reader.profiles); the others
+#: The meter profile each vector's raw numbers get (cosem_reader.cosem.profiles); the others
 #: get none, and what their frames send bare stays raw, without a unit.
 PROFILED = {
     "no-kamstrup-list1": "Kamstrup Omnipower (NO/SE/DK)",
@@ -34,39 +36,10 @@ PROFILED = {
 }
 
 
-def _key(vector: dict[str, Any], name: str) -> bytes | None:
-    text = vector.get(name)
-    return bytes.fromhex(text) if text else None
 
 
-def decode_vector(vector: dict[str, Any]) -> list[Any]:
-    """All results of a vector's bytes, decoded with its key (if any)."""
-    layer = "raw" if vector["link_layer"] == "raw-apdu" else vector["link_layer"]
-    return decode_capture(
-        bytes.fromhex(vector["hex"]),
-        key=_key(vector, "key"),
-        auth_key=_key(vector, "auth_key"),
-        layer=layer,
-        local_zone=VIENNA,
-    )
 
 
-def the_notification(vector: dict[str, Any]) -> Notification:
-    """The one notification a vector decodes to (plaintext_hex stands in where no key is known)."""
-    results = decode_vector(vector)
-    notifications = [r for r in results if isinstance(r, Notification)]
-    if not notifications and vector.get("expected", {}).get("plaintext_hex"):
-        plaintext = bytes.fromhex(vector["expected"]["plaintext_hex"])
-        notifications = [
-            r
-            for r in decode_capture(plaintext, layer="raw", local_zone=VIENNA)
-            if isinstance(r, Notification)
-        ]
-    errors = [r for r in results if isinstance(r, CosemReaderError)]
-    assert len(notifications) == 1, f"expected one notification, got {results!r}"
-    if vector["id"] != "ch-lg-e450-gbt-two-messages":
-        assert not errors, errors
-    return notifications[0]
 
 
 def _by_code(notification: Notification, dotted: str) -> Reading:
@@ -90,12 +63,6 @@ def _as_text(value: object) -> object:
     return value
 
 
-def _has_expectations(vector: dict[str, Any]) -> bool:
-    expected = vector.get("expected") or {}
-    return any(
-        expected.get(field)
-        for field in ("values", "strings", "strings_by_position", "values_by_position", "timestamp")
-    )
 
 
 @pytest.mark.parametrize("vector", vector_params(_has_expectations))

@@ -2,6 +2,6 @@
 
 import sys
 
-from cosem_reader.cli import main
+from cosem_reader.app.cli import main
 
 sys.exit(main())

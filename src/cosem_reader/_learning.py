@@ -1,7 +1,7 @@
 """Learning what repeats: the bookkeeping shared by the layers that learn a meter's layout.
 
 A meter sends the same layout push after push.  The A-XDR reader
-(:mod:`cosem_reader.axdr_shapes`) and the readings walk (:mod:`cosem_reader.readings`)
+(:mod:`cosem_reader.axdr.shapes`) and the readings walk (:mod:`cosem_reader.cosem.readings`)
 each turn a layout they have met twice into something that handles it without
 deciding anything again.  :class:`Learner` keeps those learned items, most recent
 first and bounded, notes layouts seen once, and backs off when layouts do not

@@ -2,7 +2,7 @@
 
 A frozen dataclass' ``__init__`` sets each field with ``object.__setattr__``, which
 costs about twice what setting the slot through its descriptor does.  The decode
-path makes a dozen such objects per push (a :class:`~cosem_reader.readings.Reading`
+path makes a dozen such objects per push (a :class:`~cosem_reader.cosem.readings.Reading`
 per value, the frames, the ciphered APDU, the notification), so it builds them
 with :func:`frozen_constructor`; the objects are ordinary instances of their class,
 equal, hashable and immutable as ever.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support.pty_meter import PtyMeter
+from tests.support.pty_meter import PtyMeter
 
 
 def image(variable: str) -> str:

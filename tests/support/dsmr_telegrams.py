@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cosem_reader.dsmr import crc16
+from cosem_reader.link.dsmr import crc16
 
 from .encoder import ciphered_push
 

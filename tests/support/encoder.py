@@ -1,6 +1,6 @@
 """The project's own test encoder: data-notifications from values, ciphered, cut into telegrams.
 
-It writes A-XDR the way the module says (the reverse of :mod:`cosem_reader.axdr`
+It writes A-XDR the way the module says (the reverse of :mod:`cosem_reader.axdr.schema`
 for ``Data``), so tests and the demo capture never depend on anyone's published
 bytes.  Test-only: the package does not ship it.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cosem_reader.security import encipher
+from cosem_reader.security.ciphering import encipher
 
 DATA_TAGS = {
     "null-data": 0,

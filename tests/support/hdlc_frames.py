@@ -1,13 +1,13 @@
 """Test-only builders: HDLC frames and general-block-transfer blocks around an APDU.
 
-They write the wire format the way IEC 62056-46 and the Green Book describe it (the reverse
-of :mod:`cosem_reader.hdlc` and :mod:`cosem_reader.block_transfer`), so tests never depend on
-anyone's published bytes.
+They write the wire format the way IEC 62056-46 and the Green Book describe it (the
+reverse of :mod:`cosem_reader.link.hdlc` and :mod:`cosem_reader.transport.block_transfer`),
+so tests never depend on anyone's published bytes.
 """
 
 from __future__ import annotations
 
-from cosem_reader.hdlc import crc16_x25
+from cosem_reader.link.hdlc import crc16_x25
 
 FLAG = b"\x7e"
 

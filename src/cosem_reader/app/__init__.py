@@ -1,0 +1,1 @@
+"""The application: the command line, the daemon, its settings and its sources."""

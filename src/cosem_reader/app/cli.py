@@ -1,0 +1,468 @@
+"""The ``cosem-reader`` command line.
+
+Every error a user can cause ends here as one line on stderr,
+``cosem-reader: error: <what>; <how to fix>``, and an exit code from sysexits.h;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from cosem_reader import __version__
+from cosem_reader.app.captures import capture_chunks
+from cosem_reader.errors import (
+    ConfigError,
+    CosemReaderError,
+    FrameError,
+    SegmentError,
+    SourceError,
+)
+
+if TYPE_CHECKING:
+    from cosem_reader.cosem.readings import Notification
+    from cosem_reader.security.ciphering import CipheredApdu
+
+__all__ = ["main"]
+
+log = logging.getLogger("cosem_reader")
+
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_UNAVAILABLE = 69
+EX_SOFTWARE = 70
+EX_CONFIG = 78
+
+#: FLAG manufacturer ids seen in system titles, for a friendlier header line.
+MANUFACTURERS = {
+    "KFM": "Kaifa",
+    "SAG": "Sagemcom",
+    "LGZ": "Landis+Gyr",
+    "ISK": "Iskraemeco",
+    "SMS": "Siemens",
+    "ELS": "Elster/Honeywell",
+    "KAM": "Kamstrup",
+    "AIM": "Aidon",
+    "DMO": "demo",
+}
+
+
+def manufacturer(system_title: bytes | None) -> str | None:
+    """The meter maker named by the first three bytes of a system title, if printable."""
+    if not system_title or len(system_title) < 3:
+        return None
+    flag = system_title[:3]
+    if not all(0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A for byte in flag):
+        return None
+    code = flag.decode("ascii").upper()
+    return MANUFACTURERS.get(code, code)
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def describe_ciphered(ciphered: CipheredApdu) -> str:
+    """One line about a ciphered APDU's security header."""
+    security = ciphered.security
+    title = ciphered.system_title.hex().upper() if ciphered.system_title else "?"
+    maker = manufacturer(ciphered.system_title)
+    parts = [
+        f"{ciphered.kind}: system title {title}" + (f" ({maker})" if maker else ""),
+        f"security control 0x{ciphered.security_control:02X} (suite {security.suite}, "
+        + ("encrypted" if security.encrypted else "not encrypted")
+        + (" and authenticated" if security.authenticated else "")
+        + ")",
+        f"frame counter {ciphered.frame_counter}",
+        f"{len(ciphered.ciphertext)} bytes ciphertext",
+    ]
+    return ", ".join(parts)
+
+
+def format_text(notification: Notification, language: str, template: str | None) -> str:
+    """A readable table of one notification."""
+    from cosem_reader.cosem.obis import format_name  # noqa: PLC0415
+    from cosem_reader.cosem.readings import SCALE_FROM_PUSH, SCALE_FROM_USER  # noqa: PLC0415
+    from cosem_reader.output.jsonout import dumps, is_raw_number  # noqa: PLC0415
+
+    head = notification.timestamp.isoformat(sep=" ") if notification.timestamp else "(no time)"
+    if notification.system_title is not None:
+        maker = manufacturer(notification.system_title)
+        head += f"  system title {notification.system_title.hex().upper()}"
+        head += f" ({maker})" if maker else ""
+    if notification.frame_counter is not None:
+        head += f"  frame counter {notification.frame_counter}"
+    rows: list[tuple[str, str, str]] = []
+    for reading in notification.readings:
+        if reading.obis is not None:
+            code = str(reading.obis)
+            name = format_name(reading.obis, language, template)
+        else:
+            code = f"[{reading.position}]"
+            name = "(ohne OBIS-Code)" if language == "de" else "(no OBIS code)"
+        value = reading.value
+        if hasattr(value, "isoformat"):
+            text = value.isoformat(sep=" ")  # type: ignore[union-attr]
+        elif value is None:
+            text = "-"
+        else:
+            text = dumps(value).strip('"')
+        if reading.unit:
+            text += f" {reading.unit}"
+        elif is_raw_number(reading):
+            text += " (raw: scale unknown)"
+        rows.append((code, name, text))
+    width_code = max((len(r[0]) for r in rows), default=0)
+    width_name = max((len(r[1]) for r in rows), default=0)
+    lines = [head]
+    origins = {reading.scale_origin for reading in notification.readings}
+    profiles = sorted(origins - {None, SCALE_FROM_PUSH, SCALE_FROM_USER})  # type: ignore[type-var]
+    if profiles:
+        lines.append(f"  meter profile: {', '.join(profiles)}")  # type: ignore[arg-type]
+    lines += [f"  {c:<{width_code}}  {n:<{width_name}}  {t}" for c, n, t in rows]
+    return "\n".join(lines)
+
+
+class _ErrorReport:
+    """Prints each kind of error once, then how many more of it followed.
+
+    Link-layer and transport errors are warnings: bytes that never made a complete
+    push (noise, a push cut off at either end of the capture, a transfer dropped for
+    a lost part).  What goes wrong with a complete push is a failure.  Warnings wait
+    until a complete push shows that the bytes are a capture at all; otherwise
+    :meth:`no_push` sums them up in one line.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.seen: dict[str, int] = {}
+        self.warnings = 0
+        self.failures = 0
+        self._held: list[CosemReaderError] | None = []
+        self._first_warning: CosemReaderError | None = None
+
+    def add(self, error: CosemReaderError) -> None:
+        warning = isinstance(error, FrameError | SegmentError)
+        if warning:
+            self.warnings += 1
+            self._first_warning = self._first_warning or error
+        else:
+            self.failures += 1
+            self.release()
+        # Errors that differ only in numbers (offsets, frame counters) are one kind.
+        shape = re.sub(r"[0-9A-F]{4,}|\d+", "#", error.message)
+        kind = f"{type(error).__name__}:{error.hint}:{shape}"
+        count = self.seen.get(kind, 0)
+        self.seen[kind] = count + 1
+        if count:
+            return
+        if warning and self._held is not None:
+            self._held.append(error)
+        else:
+            self._print(error)
+
+    def release(self) -> None:
+        """A complete push came: the warnings held so far are worth printing."""
+        held, self._held = self._held, None
+        for error in held or ():
+            self._print(error)
+
+    def _print(self, error: CosemReaderError) -> None:
+        severity = "warning" if isinstance(error, FrameError | SegmentError) else "error"
+        print(f"cosem-reader: {error.layer} {severity}: {error}", file=self.stream)
+
+    def finish(self) -> None:
+        if self._held is not None:
+            return  # no complete push: no_push() says it in one line
+        for kind, count in self.seen.items():
+            if count > 1:
+                what = kind.split(":", 1)[0]
+                print(f"cosem-reader: ({count - 1} more {what} like it)", file=self.stream)
+
+    def no_push(self, source: str, size: int) -> None:
+        """The one line for a capture in which no complete push was found."""
+        if self._first_warning is None:
+            print(
+                "cosem-reader: error: no APDU found in the capture; check --layer and --hex",
+                file=self.stream,
+            )
+            return
+        first = self._first_warning
+        print(
+            f"cosem-reader: error: no meter push in {source} ({size} bytes; {self.warnings}"
+            f" problem(s), the first: {first.message}); check that it is a capture of the"
+            f" meter's customer interface, and --layer and --hex"
+            + (f" ({first.hint})" if first.hint else ""),
+            file=self.stream,
+        )
+
+
+class _DecodeOutput:
+    """Prints each decoded push as it comes, in the format asked for."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO, errors: _ErrorReport) -> None:
+        self.args = args
+        self.out = out
+        self.errors = errors
+        self.notifications = 0
+        self.ciphered_without_key = 0
+
+    def take(self, results: Sequence[Notification | CipheredApdu | CosemReaderError]) -> None:
+        from cosem_reader.cosem.readings import Notification  # noqa: PLC0415
+
+        for result in results:
+            if isinstance(result, CosemReaderError):
+                self.errors.add(result)
+            elif isinstance(result, Notification):
+                self.notifications += 1
+                self.errors.release()
+                _print_notification(result, self.args, self.out)
+            else:
+                self.ciphered_without_key += 1
+                self.errors.release()
+                self._print_ciphered(result)
+        self.out.flush()
+
+    def _print_ciphered(self, ciphered: CipheredApdu) -> None:
+        from cosem_reader.output.jsonout import ciphered_header, dumps  # noqa: PLC0415
+
+        if self.args.format == "json":
+            print(dumps({**ciphered_header(ciphered), "key_needed": True}), file=self.out)
+        elif self.args.format == "xml":
+            from cosem_reader.output.gurux_xml import ciphered_to_xml  # noqa: PLC0415
+
+            print(ciphered_to_xml(ciphered), file=self.out)
+        else:
+            print(describe_ciphered(ciphered), file=self.out)
+
+
+def _key_option(value: str | None, flag: str) -> bytes | None:
+    from cosem_reader.security.ciphering import parse_key  # noqa: PLC0415
+
+    if value is None:
+        return None
+    if value.strip()[:2] in ("0x", "0X"):
+        raise ConfigError(
+            f"{flag} starts with 0x", hint="give the 32 hex digits without the 0x prefix"
+        )
+    return parse_key(value, flag)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    """``cosem-reader decode``: a capture to readings, offline, printed push by push."""
+    # The decoding stack (and cryptography) is imported here, not at start-up, so that
+    # `cosem-reader --version` and the other commands start quickly.
+    from cosem_reader.cosem.readings import load_timezone  # noqa: PLC0415
+    from cosem_reader.pipeline.decoder import Layer, StreamDecoder  # noqa: PLC0415
+
+    key = _key_option(args.key, "--key")
+    auth_key = _key_option(args.auth_key, "--auth-key")
+    zone = load_timezone(args.timezone)
+    layer: Layer = args.layer
+    decoder = StreamDecoder(
+        key=key,
+        auth_key=auth_key,
+        layer=layer,
+        local_zone=zone,
+        require_authentication=args.require_authentication,
+    )
+    errors = _ErrorReport(sys.stderr)
+    output = _DecodeOutput(args, sys.stdout, errors)
+    source = "standard input" if args.file == "-" else args.file
+    size = 0
+    for chunk in capture_chunks(args.file, as_hex=args.hex):
+        size += len(chunk)
+        output.take(decoder.feed(chunk))
+    if size == 0:
+        raise SourceError(f"{source} is empty")
+    output.take(decoder.flush())
+    errors.finish()
+    decoded = output.notifications + output.ciphered_without_key
+    if output.ciphered_without_key:
+        print(
+            f"cosem-reader: {output.ciphered_without_key} APDU(s) are ciphered and no key was"
+            " given; pass --key with the 32 hex digits from your grid operator",
+            file=sys.stderr,
+        )
+    if decoded == 0 and errors.failures == 0:
+        errors.no_push(source, size)
+        return EX_DATAERR
+    if errors.warnings or errors.failures:
+        print(
+            f"cosem-reader: {decoded} push(es) decoded, {errors.failures} failed,"
+            f" {errors.warnings} warning(s) about bytes that were no complete push",
+            file=sys.stderr,
+        )
+    return EX_DATAERR if errors.failures or decoded == 0 else EX_OK
+
+
+def _print_notification(notification: Notification, args: argparse.Namespace, out: TextIO) -> None:
+    from cosem_reader.output.jsonout import dumps, notification_to_dict  # noqa: PLC0415
+
+    if args.format == "json":
+        print(dumps(notification_to_dict(notification, args.language, args.name_format)), file=out)
+    elif args.format == "xml" and notification.tree is None:
+        # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
+        text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
+        print(f"<!-- DSMR telegram\n{text}\n-->", file=out)
+    elif args.format == "xml":
+        from cosem_reader.output.gurux_xml import apdu_to_xml  # noqa: PLC0415
+
+        print(apdu_to_xml(notification.tree), file=out)
+    else:
+        print(format_text(notification, args.language, args.name_format), file=out)
+        print(file=out)
+
+
+# -- argument parsing -------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="cosem-reader",
+        description="Read DLMS/COSEM pushes from a smart meter's customer interface.",
+    )
+    parser.add_argument("--version", action="version", version=f"cosem-reader {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    decode = commands.add_parser(
+        "decode",
+        help="decode a capture file offline",
+        description="Decode the pushes in a capture (raw bytes, or hex text with --hex).",
+    )
+    decode.add_argument("file", metavar="FILE", nargs="?",
+                        help="capture file, or - for standard input")
+    decode.add_argument("--key", metavar="HEX", help="encryption key (GUEK), 32 hex digits")
+    decode.add_argument("--auth-key", metavar="HEX", help="authentication key (GAK), 32 hex digits")
+    decode.add_argument(
+        "--require-authentication",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only pushes with a verified tag and a rising frame counter count"
+        " (default: on with --auth-key)",
+    )
+    decode.add_argument(
+        "--layer",
+        choices=("auto", "mbus", "hdlc", "raw", "dsmr"),
+        default="auto",
+        help="link layer of the capture (default: recognise it)",
+    )
+    decode.add_argument("--hex", action="store_true", help="the capture is hex text")
+    decode.add_argument("--format", choices=("json", "text", "xml"), default="json")
+    decode.add_argument(
+        "--timezone",
+        metavar="TZ",
+        default=None,
+        help="time zone for meter times without UTC deviation (default: the system's)",
+    )
+    decode.add_argument("--language", choices=("en", "de"), default="en", help="OBIS name language")
+    decode.add_argument(
+        "--name-format",
+        metavar="TEMPLATE",
+        default=None,
+        help="OBIS name template, e.g. '[measurement] [measurementType] [tariff]'",
+    )
+    decode.set_defaults(handler=run_decode)
+    _add_daemon_commands(commands)
+    _add_demo_flags(commands)
+    _debug_after_commands(parser)
+    return parser
+
+
+def _debug_after_commands(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` after a subcommand too (``cosem-reader decode --debug …``).
+
+    Suppressed by default, so a subcommand that is not given it leaves the
+    top-level flag as it was.
+    """
+    # argparse names its subparsers nowhere but in these private attributes.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if "--debug" in command._option_string_actions:
+                    continue
+                command.add_argument(
+                    "--debug",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="show tracebacks and debug logs",
+                )
+                _debug_after_commands(command)
+
+
+def _add_daemon_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    try:
+        from cosem_reader.app.daemon import add_commands  # noqa: PLC0415
+    except ImportError:  # the daemon module is optional while it is being built
+        return
+    add_commands(commands)
+
+
+def _add_demo_flags(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``--demo`` on decode and read: the demo capture shipped in the package."""
+    from cosem_reader.demo import with_demo  # noqa: PLC0415
+
+    for name, capture_dest in (("decode", "file"), ("read", "replay")):
+        parser = commands.choices.get(name)
+        if parser is None:
+            continue
+        parser.add_argument("--demo", action="store_true",
+                            help="the bundled demo capture with its demo key (no meter needed)")
+        parser.set_defaults(handler=with_demo(parser.get_default("handler"), capture_dest,
+                                              required=name == "decode"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cosem-reader`` command."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == ["--version"]:
+        # Answered before the subcommands (and their imports) are set up.
+        print(f"cosem-reader {__version__}")
+        return EX_OK
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="cosem-reader: %(levelname)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EX_USAGE
+    try:
+        code: int = args.handler(args)
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`cosem-reader decode … | head`): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EX_OK
+    except CosemReaderError as error:
+        if args.debug:
+            raise
+        print(f"cosem-reader: error: {error}", file=sys.stderr)
+        return _exit_code(error)
+    return code
+
+
+def _exit_code(error: CosemReaderError) -> int:
+    if isinstance(error, ConfigError):
+        return EX_CONFIG
+    if isinstance(error, SourceError):
+        # decode only reads captures: a missing, unreadable or garbled one is "no input"
+        return EX_NOINPUT
+    return EX_DATAERR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""A-XDR: the APDUs decoded by walking descriptors generated from the DLMS ASN.1 module."""

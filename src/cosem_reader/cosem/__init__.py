@@ -1,0 +1,1 @@
+"""COSEM: what the decoded values mean (OBIS codes, units, readings, meter layouts)."""

@@ -1,0 +1,1 @@
+"""Link layer: finding frames in the byte stream (M-Bus long frames, HDLC frames)."""

@@ -1,0 +1,1 @@
+"""Output: JSON, Gurux-style XML, MQTT and Home Assistant discovery."""

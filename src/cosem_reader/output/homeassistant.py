@@ -1,0 +1,303 @@
+"""Home Assistant MQTT discovery for a meter: pure functions from readings to config messages.
+
+Home Assistant creates an entity for every retained JSON message on
+``<discovery_prefix>/<component>/[<node_id>/]<object_id>/config`` (node and object
+ids only ``[a-zA-Z0-9_-]``).  cosem-reader sends one ``sensor`` per OBIS code the meter
+actually sends, on ``<prefix>/sensor/<meter>/<obis slug>/config``; all sensors of a
+meter share one ``device`` (identified by the meter id, the manufacturer taken from the
+FLAG id in the first three bytes of the system title) and read their value from the
+meter's one JSON state message through a ``value_template``, so one message per reading
+updates every sensor.
+
+What the Energy dashboard needs, and what the payloads therefore carry:
+
+* energy registers (``1-0:1.8.0`` import, ``2.8.0`` export): ``device_class: energy``,
+  ``state_class: total_increasing``, unit ``Wh`` exactly as the meter sends it (HA's
+  energy class accepts Wh, kWh, MWh …);
+* power (``1.7.0``/``2.7.0``), voltage, current, frequency: ``measurement`` with ``W``,
+  ``V``, ``A``, ``Hz``;
+* power factor (``13.7.0``): ``device_class: power_factor`` and no unit (HA accepts no
+  unit or ``%``; the meter sends a plain ratio);
+* text and identifier registers (meter number ``0-0:96.1.0``): no device or state
+  class, ``entity_category: diagnostic``.
+* a number whose scale is unknown (sent without scaler-unit, no meter profile or
+  ``[scalers]`` entry for it): no unit, no device class and no ``total_increasing``,
+  so a raw ``564`` is never graphed as 564 A or counted as energy.
+
+A device class whose allowed units do not include the reading's unit is left out:
+Home Assistant rejects the whole entity for such a pair.  ``reactive_energy`` is left
+out too, because Home Assistant only knows it since 2025 and older versions reject the
+entity (the sensor keeps its unit ``varh`` and ``total_increasing``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from cosem_reader import __version__
+from cosem_reader.cosem.obis import ObisCode, describe, format_name
+from cosem_reader.cosem.readings import Notification, Reading
+
+__all__ = [
+    "MANUFACTURERS",
+    "MAX_ENTITIES",
+    "METER_NUMBER",
+    "ORIGIN_NAME",
+    "DiscoveryGate",
+    "device_info",
+    "discovery_messages",
+    "flag_id",
+    "manufacturer",
+    "obis_slug",
+    "origin",
+    "sensor_config",
+]
+
+ORIGIN_NAME = "cosem-reader"
+#: The meter number register: the device's serial number in the discovery ``device``.
+METER_NUMBER = ObisCode(0, 0, 96, 1, 0)
+
+#: FLAG manufacturer ids (the first three bytes of a system title) of the meters
+#: European operators install.
+MANUFACTURERS: Mapping[str, str] = MappingProxyType(
+    {
+        "KFM": "Kaifa",
+        "SAG": "Sagemcom",
+        "LGZ": "Landis+Gyr",
+        "ISK": "Iskraemeco",
+        "KAM": "Kamstrup",
+        "ELS": "Elster/Honeywell",
+        "SMS": "Siemens",
+        "AIM": "Aidon",
+    }
+)
+
+#: Units Home Assistant accepts per device class (those a meter can send).
+_ALLOWED_UNITS: Mapping[str, frozenset[str | None]] = MappingProxyType(
+    {
+        "energy": frozenset({"Wh", "kWh", "MWh", "GWh", "MJ", "GJ"}),
+        "power": frozenset({"W", "kW", "MW"}),
+        "reactive_power": frozenset({"var", "kvar"}),
+        "apparent_power": frozenset({"VA", "kVA"}),
+        "voltage": frozenset({"V", "mV", "kV"}),
+        "current": frozenset({"A", "mA"}),
+        "frequency": frozenset({"Hz", "kHz", "MHz"}),
+        "power_factor": frozenset({None, "%"}),
+    }
+)
+
+#: DLMS unit symbols whose Home Assistant spelling differs.
+_HA_UNITS: Mapping[str, str] = MappingProxyType({"m3": "m³", "m3/h": "m³/h"})
+
+_SLUG_SEPARATORS = re.compile(r"[:.*&]")
+_NOT_ENTITY_ID = re.compile(r"[^a-z0-9_]")
+_NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def flag_id(system_title: bytes | None) -> str | None:
+    """The three-letter FLAG manufacturer id that opens a system title (``KFM``), or None."""
+    if system_title is None or len(system_title) < 3:
+        return None
+    text = system_title[:3].decode("ascii", errors="replace")
+    return text if text.isalpha() and text.isupper() else None
+
+
+def manufacturer(system_title: bytes | None) -> str | None:
+    """The manufacturer's name for a system title (``Kaifa``), its FLAG id when unknown."""
+    flag = flag_id(system_title)
+    if flag is None:
+        return None
+    return MANUFACTURERS.get(flag, flag)
+
+
+def obis_slug(code: ObisCode) -> str:
+    """The OBIS code as a topic level and object id: ``1-0:1.8.0`` → ``1-0_1_8_0``."""
+    return _SLUG_SEPARATORS.sub("_", str(code))
+
+
+def origin() -> dict[str, str]:
+    """The discovery ``origin``: which application sent the config."""
+    return {"name": ORIGIN_NAME, "sw_version": __version__}
+
+
+def device_info(meter_id: str, notification: Notification | None = None) -> dict[str, Any]:
+    """The discovery ``device`` shared by all sensors of one meter.
+
+    ``identifiers`` is the meter id; the manufacturer comes from the system title, the
+    serial number from the meter number register ``0-0:96.1.0`` when the meter sends it.
+    """
+    system_title = notification.system_title if notification is not None else None
+    maker = manufacturer(system_title)
+    device: dict[str, Any] = {
+        "identifiers": [meter_id],
+        "name": f"{maker or 'Smart meter'} {meter_id}",
+    }
+    if maker is not None:
+        device["manufacturer"] = maker
+    if notification is not None:
+        meter_number = notification.reading(METER_NUMBER)
+        if meter_number is not None and isinstance(meter_number.value, str | int):
+            device["serial_number"] = str(meter_number.value)
+    return device
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, Decimal | int | float) and not isinstance(value, bool)
+
+
+def sensor_config(
+    reading: Reading,
+    *,
+    meter_id: str,
+    state_topic: str,
+    availability_topic: str,
+    device: Mapping[str, Any],
+    discovery_prefix: str = "homeassistant",
+    language: str = "en",
+    name_template: str | None = None,
+    date_time_format: str = "iso",
+    expire_after: int | None = None,
+    qos: int = 1,
+) -> tuple[str, dict[str, Any]] | None:
+    """The discovery ``(topic, payload)`` of one reading's sensor; None without OBIS code.
+
+    ``state_topic`` is the meter's JSON state topic; the value template reads
+    ``value_json['values']['<OBIS code>']['value']`` (bracket syntax: the keys hold
+    ``:`` and ``.``).  ``meter_id`` must already be a valid topic level.
+    """
+    code = reading.obis
+    if code is None:
+        return None
+    info = describe(code)
+    slug = obis_slug(code)
+    node = _NOT_ID.sub("_", meter_id) or "meter"
+    unique_id = f"cosem_reader_{node}_{slug}"
+    # An entity id allows only lower-case letters, digits and underscores.
+    object_id = _NOT_ENTITY_ID.sub("_", unique_id.lower())
+    payload: dict[str, Any] = {
+        "name": format_name(code, language, name_template),
+        "unique_id": unique_id,
+        "object_id": object_id,
+        "default_entity_id": f"sensor.{object_id}",
+        "state_topic": state_topic,
+        "value_template": f"{{{{ value_json['values']['{code}']['value'] }}}}",
+        "availability_topic": availability_topic,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "qos": qos,
+        "device": dict(device),
+        "origin": origin(),
+    }
+    value = reading.value
+    if _is_number(value):
+        unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
+        device_class = info.device_class
+        state_class = info.state_class
+        raw = reading.scale_origin is None and reading.scaler is None
+        if raw and not isinstance(value, float):
+            # A raw number of unknown scale: graphed as energy it would be believed.
+            device_class = None
+            if state_class == "total_increasing":
+                state_class = None
+        if device_class is not None and unit not in _ALLOWED_UNITS.get(device_class, ()):
+            device_class = None
+        if device_class is not None:
+            payload["device_class"] = device_class
+        if state_class is not None:
+            payload["state_class"] = state_class
+        if unit is not None:
+            payload["unit_of_measurement"] = unit
+        if reading.scaler is not None:
+            payload["suggested_display_precision"] = max(0, -reading.scaler)
+    elif isinstance(value, datetime):
+        # A timestamp sensor needs an ISO 8601 string with its offset.
+        if date_time_format in ("iso", "iso-local"):
+            payload["device_class"] = "timestamp"
+        payload["entity_category"] = "diagnostic"
+    else:
+        payload["entity_category"] = "diagnostic"
+    if expire_after:
+        payload["expire_after"] = expire_after
+    topic = f"{discovery_prefix}/sensor/{node}/{slug}/config"
+    return topic, payload
+
+
+def discovery_messages(
+    notification: Notification,
+    *,
+    meter_id: str,
+    state_topic: str,
+    availability_topic: str,
+    discovery_prefix: str = "homeassistant",
+    language: str = "en",
+    name_template: str | None = None,
+    date_time_format: str = "iso",
+    expire_after: int | None = None,
+    qos: int = 1,
+    device: Mapping[str, Any] | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """One ``(topic, payload)`` per OBIS code in the notification, first occurrence only."""
+    shared = device if device is not None else device_info(meter_id, notification)
+    messages: list[tuple[str, dict[str, Any]]] = []
+    seen: set[ObisCode] = set()
+    for reading in notification.readings:
+        if reading.obis is None or reading.obis in seen:
+            continue
+        seen.add(reading.obis)
+        config = sensor_config(
+            reading,
+            meter_id=meter_id,
+            state_topic=state_topic,
+            availability_topic=availability_topic,
+            device=shared,
+            discovery_prefix=discovery_prefix,
+            language=language,
+            name_template=name_template,
+            date_time_format=date_time_format,
+            expire_after=expire_after,
+            qos=qos,
+        )
+        if config is not None:
+            messages.append(config)
+    return messages
+
+
+#: Home Assistant entities one meter announces at most: a real meter sends a few dozen
+#: OBIS codes, and the bound keeps a line that makes up new codes from growing memory
+#: and the entity registry.
+MAX_ENTITIES = 64
+
+
+class DiscoveryGate:
+    """Which OBIS codes deserve an entity: those two consecutive pushes of one layout carry.
+
+    A layout is the sequence of OBIS codes of a push.  Noise that still decodes makes up
+    codes, but hardly the same sequence twice in a row; a meter repeats its layout with
+    every push.  At most ``limit`` codes are ever confirmed (:attr:`is_full` then).
+    """
+
+    def __init__(self, limit: int = MAX_ENTITIES) -> None:
+        self.limit = limit
+        self._previous: tuple[ObisCode | None, ...] | None = None
+        self._confirmed: set[ObisCode] = set()
+
+    @property
+    def is_full(self) -> bool:
+        """Whether ``limit`` codes are confirmed, so no further code will be."""
+        return len(self._confirmed) >= self.limit
+
+    def confirm(self, notification: Notification) -> frozenset[ObisCode]:
+        """The codes of ``notification`` confirmed so far, newly confirmed ones included."""
+        layout = tuple(reading.obis for reading in notification.readings)
+        repeated = layout == self._previous
+        self._previous = layout
+        if repeated:
+            for code in layout:
+                if code is not None and code not in self._confirmed and not self.is_full:
+                    self._confirmed.add(code)
+        return frozenset(code for code in layout if code in self._confirmed)

@@ -1,0 +1,1 @@
+"""The layers wired together for a stream of bytes."""

@@ -1,0 +1,1 @@
+"""Security: deciphering and authenticating ciphered APDUs (AES-128-GCM)."""

@@ -1,0 +1,641 @@
+"""The security layer: ciphered xDLMS APDUs (general-glo/ded-ciphering and the glo-/ded- forms).
+
+A push from a meter with security switched on arrives as **general-glo-ciphering**
+(APDU tag ``0xDB`` = 219) or **general-ded-ciphering** (``0xDC`` = 220)::
+
+    DB  08 <system title, 8 bytes>  <length> <SC> <frame counter, 4> <ciphertext> [<tag, 12>]
+
+Both OCTET STRINGs (system title and ciphered content) carry an A-XDR length: one
+byte below ``0x80``, else ``0x81 xx``, ``0x82 xx xx`` (``0x83``, ``0x84`` for
+three and four length bytes).  The ciphered content is the security header
+(security control byte *SC*, frame counter = invocation counter, 4 bytes
+big-endian), the ciphertext and, when SC asks for authentication, a 12-byte GCM
+authentication tag.
+
+The short forms ``glo-…`` (XDLMS-APDU tags 33..56 and 200..207) and ``ded-…``
+(65..88 and 208..215) carry only ``<length> <SC> <frame counter> <ciphertext> [<tag>]``;
+the system title is known from the association, so the caller supplies it.
+
+Security control byte: bits 0–3 security suite (0 and 1: AES-128-GCM, they differ
+only in key agreement; 2: AES-256-GCM), bit 4 *A* authentication, bit 5 *E*
+encryption, bit 6 key set (0 unicast, 1 broadcast), bit 7 compression (not
+supported).  Seen on real meters: ``0x20`` (suite 0, E), ``0x21`` (suite 1, E;
+TINETZ and the other KSM-West operators), ``0x30`` (suite 0, A+E).
+
+Deciphering (IV = system title ‖ frame counter, 12 bytes):
+
+* E only: AES-GCM without a tag, i.e. AES-CTR whose first counter block is
+  IV ‖ ``00000002`` (GCM's counter for the first data block).  Many GCM
+  libraries refuse a missing or short tag; CTR gives the same plaintext.
+* A+E: AES-GCM with additional authenticated data SC ‖ AK (authentication key).
+  Without the AK the ciphertext still deciphers (with CTR); only the tag stays
+  unverified.
+* A only: the plaintext travels in clear, followed by the tag over
+  SC ‖ AK ‖ plaintext.
+
+No function here keeps a key (a :class:`Decipherer` does, for the reader that owns
+it), and no error message or ``repr`` contains key material.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from cosem_reader._slots import frozen_constructor
+from cosem_reader.axdr.schema import decode_length
+from cosem_reader.errors import AxdrError, ConfigError, SecurityError
+
+__all__ = [
+    "AUTH_TAG_LENGTH",
+    "CIPHERED_APDU_TAGS",
+    "SYSTEM_TITLE_LENGTH",
+    "CipheredApdu",
+    "Deciphered",
+    "Decipherer",
+    "SecurityControl",
+    "decipher",
+    "decode_ciphered_apdu",
+    "encipher",
+    "is_ciphered",
+    "looks_like_apdu",
+    "parse_ciphered_apdu",
+    "parse_key",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Length of the GCM authentication tag DLMS uses in every security suite.
+AUTH_TAG_LENGTH = 12
+#: Length of a DLMS system title (3-letter FLAG manufacturer id + 5 bytes).
+SYSTEM_TITLE_LENGTH = 8
+_FRAME_COUNTER_LENGTH = 4
+_HEADER_LENGTH = 1 + _FRAME_COUNTER_LENGTH
+
+GENERAL_GLO_CIPHERING = 0xDB
+GENERAL_DED_CIPHERING = 0xDC
+GENERAL_CIPHERING = 0xDD
+
+#: The ciphered alternatives of XDLMS-APDU (COSEMpdu_GB83.asn), tag → alternative name.
+CIPHERED_APDU_TAGS: dict[int, str] = {
+    33: "glo-initiateRequest",
+    37: "glo-readRequest",
+    38: "glo-writeRequest",
+    40: "glo-initiateResponse",
+    44: "glo-readResponse",
+    45: "glo-writeResponse",
+    46: "glo-confirmedServiceError",
+    54: "glo-unconfirmedWriteRequest",
+    56: "glo-informationReportRequest",
+    65: "ded-initiateRequest",
+    69: "ded-readRequest",
+    70: "ded-writeRequest",
+    72: "ded-initiateResponse",
+    76: "ded-readResponse",
+    77: "ded-writeResponse",
+    78: "ded-confirmedServiceError",
+    86: "ded-unconfirmedWriteRequest",
+    88: "ded-informationReportRequest",
+    200: "glo-get-request",
+    201: "glo-set-request",
+    202: "glo-event-notification-request",
+    203: "glo-action-request",
+    204: "glo-get-response",
+    205: "glo-set-response",
+    207: "glo-action-response",
+    208: "ded-get-request",
+    209: "ded-set-request",
+    210: "ded-event-notification-request",
+    211: "ded-actionRequest",
+    212: "ded-get-response",
+    213: "ded-set-response",
+    215: "ded-action-response",
+    GENERAL_GLO_CIPHERING: "general-glo-ciphering",
+    GENERAL_DED_CIPHERING: "general-ded-ciphering",
+    # Recognised so that it is reported as unsupported instead of being decoded as plain.
+    GENERAL_CIPHERING: "general-ciphering",
+}
+
+#: First bytes of the unciphered xDLMS APDUs a plaintext is expected to start with.
+_PLAIN_APDU_TAGS: frozenset[int] = frozenset(
+    {
+        0x01,  # initiateRequest
+        0x08,  # initiateResponse
+        0x0E,  # confirmedServiceError
+        0x0F,  # data-notification
+        0xC0,  # get-request
+        0xC2,  # event-notification-request
+        0xC4,  # get-response
+        0xC5,  # set-response
+        0xC7,  # action-response
+        0xD8,  # exception-response
+        0xE0,  # general-block-transfer
+    }
+)
+
+_SUPPORTED_SUITES = (0, 1, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityControl:
+    """The security control byte (SC) of a security header, bit by bit."""
+
+    #: Security suite id (bits 0–3): 0 and 1 AES-128-GCM, 2 AES-256-GCM.
+    suite: int
+    #: Bit 4 (A): a 12-byte GCM authentication tag follows the ciphertext.
+    authenticated: bool
+    #: Bit 5 (E): the information is enciphered.
+    encrypted: bool
+    #: Bit 6: the broadcast key set (``False``: the unicast key, as in every push seen).
+    broadcast_key: bool
+    #: Bit 7: the plaintext was compressed before ciphering (not supported).
+    compressed: bool
+
+    @classmethod
+    def from_byte(cls, byte: int) -> SecurityControl:
+        """Split a security control byte into its fields."""
+        if not 0 <= byte <= 0xFF:
+            raise ValueError(f"a security control byte is 0..255, got {byte}")
+        return cls(
+            suite=byte & 0x0F,
+            authenticated=bool(byte & 0x10),
+            encrypted=bool(byte & 0x20),
+            broadcast_key=bool(byte & 0x40),
+            compressed=bool(byte & 0x80),
+        )
+
+    def to_byte(self) -> int:
+        """The security control byte these fields describe."""
+        return (
+            (self.suite & 0x0F)
+            | (0x10 if self.authenticated else 0)
+            | (0x20 if self.encrypted else 0)
+            | (0x40 if self.broadcast_key else 0)
+            | (0x80 if self.compressed else 0)
+        )
+
+    @property
+    def key_length(self) -> int:
+        """Bytes of the encryption and authentication keys: 32 for suite 2, else 16."""
+        return 32 if self.suite == 2 else 16
+
+
+@dataclass(frozen=True, slots=True)
+class CipheredApdu:
+    """A ciphered xDLMS APDU split into its security header and ciphered parts.
+
+    ``system_title`` is the one the APDU carries (general-glo/ded-ciphering) or the
+    one the caller supplied for a short form.  ``auth_tag`` is the 12-byte GCM tag
+    when SC bit 4 is set, else ``None``.  For SC without E, ``ciphertext`` holds the
+    plaintext as sent.
+    """
+
+    tag: int
+    system_title: bytes | None
+    security_control: int
+    frame_counter: int
+    ciphertext: bytes
+    auth_tag: bytes | None
+
+    @property
+    def security(self) -> SecurityControl:
+        """The security control byte, bit by bit."""
+        return SecurityControl.from_byte(self.security_control)
+
+    @property
+    def kind(self) -> str:
+        """The XDLMS-APDU alternative name of the tag, e.g. ``general-glo-ciphering``."""
+        return CIPHERED_APDU_TAGS.get(self.tag, f"tag-{self.tag}")
+
+    @property
+    def initialization_vector(self) -> bytes:
+        """IV of AES-GCM: system title ‖ frame counter (12 bytes)."""
+        if self.system_title is None:
+            raise SecurityError(
+                f"{self.kind} has no system title, so the IV is unknown",
+                hint="pass the meter's system title (8 bytes) when parsing the APDU",
+            )
+        return self.system_title + self.frame_counter.to_bytes(_FRAME_COUNTER_LENGTH, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class Deciphered:
+    """The plaintext of a ciphered APDU and what became of its authentication tag.
+
+    ``tag_verified``: ``True`` the tag matched, ``None`` the APDU carries no tag,
+    ``False`` a tag is present but was not checked (no authentication key given).
+    """
+
+    plaintext: bytes
+    tag_verified: bool | None
+
+
+# One of each per push: built through the slots (see cosem_reader._slots).
+_make_ciphered_apdu = frozen_constructor(CipheredApdu)
+_make_deciphered = frozen_constructor(Deciphered)
+
+
+def is_ciphered(apdu: bytes) -> bool:
+    """Whether the APDU's first byte is the tag of a ciphered xDLMS APDU."""
+    return len(apdu) > 0 and apdu[0] in CIPHERED_APDU_TAGS
+
+
+def looks_like_apdu(plaintext: bytes) -> bool:
+    """Cheap first check of a plaintext: does it start with a known xDLMS APDU tag?
+
+    A wrong key gives random bytes, whose first byte is one of these few tags only
+    now and then; the A-XDR decoder makes the real judgement.
+    """
+    return len(plaintext) > 0 and plaintext[0] in _PLAIN_APDU_TAGS
+
+
+def _bytes(count: int) -> str:
+    return "1 byte" if count == 1 else f"{count} bytes"
+
+
+def _decode_length(buf: bytes, pos: int, what: str) -> tuple[int, int]:
+    """The A-XDR length of the ``what`` at ``pos``: the value and the position after it."""
+    try:
+        return decode_length(buf, pos)
+    except AxdrError as error:
+        raise SecurityError(
+            f"length of the {what}: {error.message}",
+            offset=pos,
+            hint="the capture is incomplete or the framing cut the APDU short",
+        ) from None
+
+
+def _encode_length(length: int) -> bytes:
+    """The shortest A-XDR length form of ``length``."""
+    if length < 0x80:
+        return bytes([length])
+    size = (length.bit_length() + 7) // 8
+    if size > 4:
+        raise SecurityError(f"a length of {length} bytes does not fit an A-XDR length")
+    return bytes([0x80 | size]) + length.to_bytes(size, "big")
+
+
+#: Every security control byte split into its fields, once: each push needs one twice.
+_SECURITY_CONTROLS: tuple[SecurityControl, ...] = tuple(
+    SecurityControl.from_byte(byte) for byte in range(256)
+)
+
+
+def _check_security_control(sc: int, offset: int | None) -> SecurityControl:
+    control = _SECURITY_CONTROLS[sc] if 0 <= sc <= 0xFF else SecurityControl.from_byte(sc)
+    if control.compressed:
+        raise SecurityError(
+            f"security control 0x{sc:02X} asks for compression, which is not supported",
+            offset=offset,
+        )
+    if control.suite not in _SUPPORTED_SUITES:
+        raise SecurityError(
+            f"security control 0x{sc:02X} names security suite {control.suite}; "
+            "only suites 0, 1 and 2 are known",
+            offset=offset,
+            hint="the APDU is probably not a ciphered APDU or is cut at the wrong place",
+        )
+    return control
+
+
+def decode_ciphered_apdu(
+    buf: bytes, pos: int = 0, system_title: bytes | None = None
+) -> tuple[CipheredApdu, int]:
+    """Split the ciphered APDU starting at ``buf[pos]``; return it and the position after it.
+
+    Bytes after the ciphered content are left alone: the caller decides whether
+    they matter.  ``system_title`` is needed for the short forms ``glo-…`` and
+    ``ded-…``; the general forms carry their own and ignore it.  Error offsets
+    count from the start of ``buf``.
+    """
+    if pos >= len(buf):
+        raise SecurityError("the APDU is empty", offset=pos)
+    tag = buf[pos]
+    name = CIPHERED_APDU_TAGS.get(tag)
+    if name is None:
+        raise SecurityError(f"tag 0x{tag:02X} is not a ciphered xDLMS APDU", offset=pos)
+    if tag == GENERAL_CIPHERING:
+        raise SecurityError(
+            "general-ciphering APDUs (tag 0xDD) are not supported",
+            offset=pos,
+            hint="only general-glo-ciphering, general-ded-ciphering and the glo-/ded- forms are",
+        )
+    here = pos + 1
+    if tag in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING):
+        title_length, here = _decode_length(buf, here, "system title")
+        if title_length != SYSTEM_TITLE_LENGTH:
+            raise SecurityError(
+                f"the system title is {title_length} bytes, expected {SYSTEM_TITLE_LENGTH}",
+                offset=here - 1,
+                hint="the APDU is probably cut at the wrong place",
+            )
+        if here + title_length > len(buf):
+            raise SecurityError(
+                f"the APDU ends inside the system title: {len(buf) - here} of "
+                f"{title_length} bytes follow",
+                offset=here,
+                hint="the capture is incomplete or the framing cut the APDU short",
+            )
+        title: bytes = bytes(buf[here : here + title_length])
+        here += title_length
+    else:
+        if system_title is None:
+            raise SecurityError(
+                f"{name} carries no system title",
+                offset=pos,
+                hint="pass the meter's system title (8 bytes, as in its "
+                "general-glo-ciphering APDUs or the association)",
+            )
+        if len(system_title) != SYSTEM_TITLE_LENGTH:
+            raise SecurityError(
+                f"the system title given for {name} is {len(system_title)} bytes, "
+                f"expected {SYSTEM_TITLE_LENGTH}"
+            )
+        title = bytes(system_title)
+    length_at = here
+    length, here = _decode_length(buf, here, "ciphered content")
+    available = len(buf) - here
+    if length > available:
+        raise SecurityError(
+            f"ciphered content says {length} bytes but only {available} follow",
+            offset=length_at,
+            hint="the capture is incomplete or the framing cut the APDU short",
+        )
+    if length < _HEADER_LENGTH:
+        raise SecurityError(
+            f"ciphered content of {length} bytes is too short for the security "
+            f"control byte and frame counter ({_HEADER_LENGTH} bytes)",
+            offset=length_at,
+        )
+    end = here + length
+    sc = buf[here]
+    control = _check_security_control(sc, here)
+    frame_counter = int.from_bytes(buf[here + 1 : here + _HEADER_LENGTH], "big")
+    body_start = here + _HEADER_LENGTH
+    auth_tag: bytes | None = None
+    body_end = end
+    if control.authenticated:
+        if length < _HEADER_LENGTH + AUTH_TAG_LENGTH:
+            raise SecurityError(
+                f"ciphered content of {length} bytes is too short for the "
+                f"{AUTH_TAG_LENGTH}-byte authentication tag that security control "
+                f"0x{sc:02X} announces",
+                offset=length_at,
+            )
+        body_end = end - AUTH_TAG_LENGTH
+        auth_tag = bytes(buf[body_end:end])
+    apdu = _make_ciphered_apdu(
+        tag, title, sc, frame_counter, bytes(buf[body_start:body_end]), auth_tag
+    )
+    return apdu, end
+
+
+def parse_ciphered_apdu(apdu: bytes, system_title: bytes | None = None) -> CipheredApdu:
+    """Split a whole ciphered APDU into its security header and ciphered parts.
+
+    Raises :class:`SecurityError` (with the byte offset) for a truncated header, a
+    length that runs past the APDU or leaves bytes after it, an unsupported
+    security control byte (compression, unknown suite), and a short form
+    (``glo-…``/``ded-…``) without ``system_title``.
+    """
+    ciphered, end = decode_ciphered_apdu(apdu, 0, system_title)
+    if end != len(apdu):
+        raise SecurityError(
+            f"{_bytes(len(apdu) - end)} left over after the ciphered content "
+            f"of the {ciphered.kind}",
+            offset=end,
+            hint="the framing joined more than one APDU, or the length field is wrong; "
+            "decode_ciphered_apdu() ignores such bytes",
+        )
+    return ciphered
+
+
+def _check_key(key: bytes, control: SecurityControl, what: str) -> None:
+    expected = control.key_length
+    if len(key) != expected:
+        suite = f" for security suite {control.suite}" if control.suite == 2 else ""
+        raise SecurityError(
+            f"the {what} must be {expected} bytes ({2 * expected} hex digits){suite}, "
+            f"got {len(key)}"
+        )
+
+
+def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    # GCM without its tag is plain CTR starting at counter 2 (counter 1 masks the tag).
+    context = Cipher(algorithms.AES(key), modes.CTR(iv + b"\x00\x00\x00\x02")).encryptor()
+    return context.update(data) + context.finalize()
+
+
+#: GCM's 32-bit block counters 2, 3, … of the first data blocks, for :class:`Decipherer`.
+_COUNTERS: tuple[bytes, ...] = tuple(
+    (counter + 2).to_bytes(_FRAME_COUNTER_LENGTH, "big") for counter in range(1024)
+)
+_BLOCK = 16
+_IV_LENGTH = SYSTEM_TITLE_LENGTH + _FRAME_COUNTER_LENGTH
+
+
+class Decipherer:
+    """:func:`decipher` with one key pair, for a reader that deciphers push after push.
+
+    It keeps the AES key schedule (an ECB context of ``cryptography``) instead of
+    building a CTR context per APDU, which costs more than deciphering a push: the
+    key stream of GCM's counter blocks ``IV ‖ 00000002``, ``IV ‖ 00000003``, … is
+    one ECB call, XORed onto the ciphertext.  The result is :func:`decipher`'s,
+    errors included.  It holds the keys for as long as it lives, like the reader
+    that owns it; one instance is not for several threads at once.
+    """
+
+    __slots__ = ("_ecb", "auth_key", "key")
+
+    def __init__(self, key: bytes, auth_key: bytes | None = None) -> None:
+        self.key = key
+        self.auth_key = auth_key
+        self._ecb: Any = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<{len(self.key)}-byte key>)"
+
+    def decipher(self, ciphered: CipheredApdu) -> Deciphered:
+        """Decipher ``ciphered`` as :func:`decipher` does with this key pair."""
+        return _decipher(ciphered, self.key, self.auth_key, self._ctr)
+
+    def _ctr(self, key: bytes, iv: bytes, data: bytes) -> bytes:
+        blocks = -(-len(data) // _BLOCK)
+        if not data or blocks > len(_COUNTERS) or len(iv) != _IV_LENGTH:
+            return _ctr(key, iv, data)
+        ecb = self._ecb
+        if ecb is None:
+            # ECB only makes the key stream of the counter blocks: this is CTR.
+            ecb = self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
+        # Whole blocks only, so the context never holds a partial block between calls.
+        stream = ecb.update(iv + iv.join(_COUNTERS[:blocks]))
+        size = len(data)
+        mixed = int.from_bytes(data, "big") ^ int.from_bytes(stream[:size], "big")
+        return mixed.to_bytes(size, "big")
+
+
+def _gcm_tag_matches(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bool:
+    context = Cipher(
+        algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=AUTH_TAG_LENGTH)
+    ).decryptor()
+    context.authenticate_additional_data(aad)
+    context.update(ciphertext)
+    try:
+        context.finalize()
+    except InvalidTag:
+        return False
+    return True
+
+
+#: Sagemcom T210-D (Styria) and Luxembourg Smarty wrap a DSMR telegram ("/…!CRC") in GCM.
+_DSMR_START = b"/"
+
+_TAG_MISMATCH = (
+    "authentication tag does not match: wrong encryption key or wrong authentication key"
+)
+
+
+def decipher(ciphered: CipheredApdu, key: bytes, auth_key: bytes | None = None) -> Deciphered:
+    """Decipher a ciphered APDU with the encryption key, checking its tag with ``auth_key``.
+
+    ``key`` is the (global unicast or dedicated) encryption key; it is needed only
+    when SC has E set.  The tag is verified when SC has A set and ``auth_key`` is
+    given; without ``auth_key`` the plaintext is still returned, with
+    ``tag_verified=False``.  Whether the plaintext is a valid APDU is not judged
+    here (see :func:`looks_like_apdu`).
+
+    Raises :class:`SecurityError` for a key or authentication key of the wrong
+    length and for a tag that does not match.
+    """
+    return _decipher(ciphered, key, auth_key, _ctr)
+
+
+def _decipher(
+    ciphered: CipheredApdu,
+    key: bytes,
+    auth_key: bytes | None,
+    ctr: Callable[[bytes, bytes, bytes], bytes],
+) -> Deciphered:
+    control = _check_security_control(ciphered.security_control, None)
+    checks_tag = control.authenticated and auth_key is not None
+    if control.encrypted or checks_tag:
+        _check_key(key, control, "key")
+    if auth_key is not None and control.authenticated:
+        _check_key(auth_key, control, "authentication key")
+    iv = ciphered.initialization_vector
+    sc = bytes([ciphered.security_control])
+    plaintext = ctr(key, iv, ciphered.ciphertext) if control.encrypted else ciphered.ciphertext
+    if ciphered.auth_tag is None:
+        return _make_deciphered(plaintext, None)
+    if auth_key is None:
+        logger.debug(
+            "%s: authentication tag present, not verified (no authentication key)", ciphered.kind
+        )
+        return _make_deciphered(plaintext, False)
+    if control.encrypted:
+        verified = _gcm_tag_matches(key, iv, sc + auth_key, ciphered.ciphertext, ciphered.auth_tag)
+    else:
+        # Authentication only: the whole plaintext is additional data, the GCM key is the EK.
+        verified = _gcm_tag_matches(key, iv, sc + auth_key + plaintext, b"", ciphered.auth_tag)
+    if not verified:
+        # A right encryption key still yields a plausible plaintext; that tells the two
+        # keys apart, the one thing users most often cannot find out (which key is wrong).
+        if not control.encrypted:
+            hint = "check both keys against what the grid operator sent"
+        elif looks_like_apdu(plaintext) or plaintext.startswith(_DSMR_START):
+            hint = (
+                "the encryption key gives a plausible plaintext, so the authentication key "
+                "is the likely culprit"
+            )
+        else:
+            hint = "the encryption key gives no plausible plaintext either, so check it first"
+        raise SecurityError(_TAG_MISMATCH, hint=hint)
+    return _make_deciphered(plaintext, True)
+
+
+def encipher(  # noqa: PLR0917 - the signature other layers' test encoders call positionally
+    plaintext: bytes,
+    key: bytes,
+    system_title: bytes,
+    frame_counter: int,
+    security_control: int = 0x20,
+    auth_key: bytes | None = None,
+    tag: int = GENERAL_GLO_CIPHERING,
+) -> bytes:
+    """Build a whole ciphered APDU around ``plaintext`` (the inverse of parse + decipher).
+
+    ``tag`` 0xDB/0xDC gives general-glo/ded-ciphering with the system title in the
+    APDU; any other ciphered tag gives the short form without it.  With SC bit 4
+    (A) the 12-byte GCM tag is appended; ``auth_key`` is then required.
+    """
+    if tag not in CIPHERED_APDU_TAGS or tag == GENERAL_CIPHERING:
+        raise SecurityError(f"tag 0x{tag:02X} is not a supported ciphered xDLMS APDU")
+    control = _check_security_control(security_control, None)
+    if len(system_title) != SYSTEM_TITLE_LENGTH:
+        raise SecurityError(
+            f"the system title is {len(system_title)} bytes, expected {SYSTEM_TITLE_LENGTH}"
+        )
+    if not 0 <= frame_counter <= 0xFFFFFFFF:
+        raise SecurityError(f"the frame counter must fit 4 bytes, got {frame_counter}")
+    if control.encrypted or control.authenticated:
+        _check_key(key, control, "key")
+    iv = bytes(system_title) + frame_counter.to_bytes(_FRAME_COUNTER_LENGTH, "big")
+    sc = bytes([security_control])
+    body = _ctr(key, iv, plaintext) if control.encrypted else bytes(plaintext)
+    if control.authenticated:
+        if auth_key is None:
+            raise SecurityError(
+                f"security control 0x{security_control:02X} asks for authentication, "
+                "which needs the authentication key"
+            )
+        _check_key(auth_key, control, "authentication key")
+        aad = sc + auth_key + (b"" if control.encrypted else bytes(plaintext))
+        context = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+        context.authenticate_additional_data(aad)
+        if control.encrypted:
+            context.update(plaintext)
+        context.finalize()
+        body += context.tag[:AUTH_TAG_LENGTH]
+    content = sc + iv[SYSTEM_TITLE_LENGTH:] + body
+    head = bytes([tag])
+    if tag in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING):
+        head += _encode_length(SYSTEM_TITLE_LENGTH) + bytes(system_title)
+    return head + _encode_length(len(content)) + content
+
+
+_KEY_SEPARATORS = frozenset(" \t:")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_key(text: str, what: str = "key") -> bytes:
+    """A key typed as hex (spaces and colons allowed, any case) → 16 or 32 bytes.
+
+    Raises :class:`ConfigError` naming what is wrong; the message never repeats
+    the key.  Positions count characters of ``text`` from 1.
+    """
+    digits: list[str] = []
+    stripped = text.strip()
+    lead = len(text) - len(text.lstrip())
+    for index, char in enumerate(stripped):
+        if char in _KEY_SEPARATORS:
+            continue
+        if char not in _HEX_DIGITS:
+            raise ConfigError(
+                f"{what} contains a non-hex character at position {lead + index + 1}",
+                hint="a key is 32 hex digits (0-9, A-F), optionally grouped with spaces or colons",
+            )
+        digits.append(char)
+    count = len(digits)
+    if count == 0:
+        raise ConfigError(f"{what} is empty", hint="a key is 32 hex digits (0-9, A-F)")
+    if count not in (32, 64):
+        raise ConfigError(
+            f"{what} must be 32 hex digits (64 for AES-256), got {count}",
+            hint="copy the whole key as the grid operator sent it",
+        )
+    return bytes.fromhex("".join(digits))

@@ -1,0 +1,1 @@
+"""Transport: joining segments and blocks into whole APDUs."""

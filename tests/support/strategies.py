@@ -1,0 +1,67 @@
+"""Hypothesis strategies shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from cosem_reader.axdr.schema import BitString
+
+_INT_RANGES = {
+    "double-long": (-(2**31), 2**31 - 1),
+    "double-long-unsigned": (0, 2**32 - 1),
+    "integer": (-128, 127),
+    "bcd": (-128, 127),
+    "long": (-(2**15), 2**15 - 1),
+    "unsigned": (0, 255),
+    "long-unsigned": (0, 2**16 - 1),
+    "long64": (-(2**63), 2**63 - 1),
+    "long64-unsigned": (0, 2**64 - 1),
+    "enum": (0, 255),
+}
+
+
+def _leaf() -> st.SearchStrategy[tuple[str, Any]]:
+    integers = [
+        st.tuples(st.just(name), st.integers(low, high))
+        for name, (low, high) in _INT_RANGES.items()
+    ]
+    return st.one_of(
+        *integers,
+        st.just(("null-data", None)),
+        st.just(("dont-care", None)),
+        st.tuples(st.just("boolean"), st.booleans()),
+        st.tuples(st.just("octet-string"), st.binary(max_size=300)),
+        st.tuples(
+            st.just("visible-string"),
+            st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+        ),
+        st.tuples(st.just("utf8-string"), st.text(max_size=20)),
+        st.tuples(st.just("float32"), st.binary(min_size=4, max_size=4)),
+        st.tuples(st.just("float64"), st.binary(min_size=8, max_size=8)),
+        st.tuples(st.just("date-time"), st.binary(min_size=12, max_size=12)),
+        st.tuples(st.just("date"), st.binary(min_size=5, max_size=5)),
+        st.tuples(st.just("time"), st.binary(min_size=4, max_size=4)),
+        st.integers(0, 200).flatmap(
+            lambda bits: st.tuples(
+                st.just("bit-string"),
+                st.binary(min_size=(bits + 7) // 8, max_size=(bits + 7) // 8).map(
+                    lambda data, bits=bits: BitString(data, bits)
+                ),
+            )
+        ),
+    )
+
+
+def data_values() -> st.SearchStrategy[tuple[str, Any]]:
+    """Random Data values, nested structures and arrays included."""
+    return st.recursive(
+        _leaf(),
+        lambda children: st.tuples(
+            st.sampled_from(["structure", "array"]), st.lists(children, max_size=6)
+        ),
+        max_leaves=40,
+    )
+
+
