@@ -64,6 +64,9 @@ _MAX_RAW_APDU = 65536
 #: Bytes without a frame (or APDU) after which a second probe checks the link layer:
 #: more than the longest gap a meter leaves inside a push.
 _WATCH_AFTER = 1024
+#: The latest bytes that brought no frame, replayed to a new watch: the push that ended
+#: the noise may have begun before the watch did (longer than an M-Bus or HDLC push).
+_REPLAY = 4096
 
 
 class _Joiner(Protocol):
@@ -114,6 +117,9 @@ class StreamDecoder:
         self._active: Layer | None = None if self.layer == "auto" else self.layer
         self._watch: LinkProbe | None = None
         self._quiet_bytes = 0
+        #: Whether the layer in use was proven by a frame or guessed from noise.
+        self._proven = self.layer != "auto"
+        self._unframed = bytearray()
         self._new_link_readers()
 
     def _new_link_readers(self) -> None:
@@ -149,6 +155,7 @@ class StreamDecoder:
         self._new_link_readers()
         self._watch = None
         self._quiet_bytes = 0
+        self._unframed.clear()
         if self._probe is not None:
             self._probe = LinkProbe()
             self._active = None
@@ -160,12 +167,19 @@ class StreamDecoder:
         if progressed:
             self._quiet_bytes = 0
             self._watch = None
+            self._unframed.clear()
             return []
         self._quiet_bytes += len(chunk)
-        if self._quiet_bytes <= _WATCH_AFTER:
-            return []
         if self._watch is None:
+            self._unframed += chunk
+            del self._unframed[:-_REPLAY]
+            # A guessed layer is watched at once: the pushes after the noise that made
+            # the guess must not wait for the quiet bytes of a proven one.
+            if self._proven and self._quiet_bytes <= _WATCH_AFTER:
+                return []
             self._watch = LinkProbe(at_stream_start=False)
+            chunk = bytes(self._unframed)
+            self._unframed.clear()
         watch = self._watch
         found = watch.feed(chunk)
         if found is None:
@@ -178,6 +192,7 @@ class StreamDecoder:
             log.info("link layer: %s (was %s, which stopped giving frames)", layer, self._active)
         self._new_link_readers()
         self._active = layer
+        self._proven = True
         self._quiet_bytes = 0
         return self._feed_link(data)
 
@@ -188,6 +203,9 @@ class StreamDecoder:
             if found is None:
                 return []
             self._active, chunk = found
+            self._proven = self._probe.proven
+            if not self._proven:
+                self._unframed[:] = chunk[-_REPLAY:]
             log.debug("link layer: %s", self._active)
         results: list[Decoded] = []
         if self._active == "mbus":
