@@ -39,7 +39,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src codegen tests ha-addon
-	$(VENV)/bin/mypy --strict src codegen ha-addon/cosem-reader/run.py
+	$(VENV)/bin/mypy --strict src codegen tests ha-addon/cosem-reader/run.py
+	$(VENV)/bin/lint-imports
 
 demo: $(RUN_STAMP)
 	@echo "== cosem-reader read --demo: the daemon on the bundled demo capture (demo data, demo key) =="

@@ -22,6 +22,7 @@ from tests.support.vectors import (
     _has_expectations,
     decode_vector,
     the_notification,
+    vector_layer,
     vector_params,
 )
 
@@ -152,7 +153,7 @@ def test_every_decodable_vector_decodes_without_error(vector: dict[str, Any]) ->
 def test_a_wrong_key_is_reported_as_such(vector: dict[str, Any]) -> None:
     """Deciphering with a wrong key yields one error that names the key, never a notification."""
     wrong = bytes(b ^ 0x5A for b in bytes.fromhex(vector["key"]))
-    layer = "raw" if vector["link_layer"] == "raw-apdu" else vector["link_layer"]
+    layer = vector_layer(vector)
     results = decode_capture(bytes.fromhex(vector["hex"]), key=wrong, layer=layer)
     assert not [r for r in results if isinstance(r, Notification)]
     errors = [r for r in results if isinstance(r, CosemReaderError)]

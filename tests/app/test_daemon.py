@@ -352,9 +352,11 @@ class TestMqtt:
         lock = threading.Lock()
         subscribed = threading.Event()
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-subscriber")
-        client.on_message = lambda _c, _u, message: (
-            lock.acquire(), received.append((message.topic, message.payload)), lock.release()
-        )
+        def on_message(_c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+            with lock:
+                received.append((message.topic, bytes(message.payload)))
+
+        client.on_message = on_message
         client.on_subscribe = lambda *_args: subscribed.set()
         client.connect(broker.host, broker.port)
         client.subscribe("test-base/#", qos=1)
@@ -410,7 +412,7 @@ def subscribe_once(broker: Broker, topic: str, timeout: float = 10.0) -> bytes |
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-retained")
 
     def on_message(_client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
-        got.append(message.payload)
+        got.append(bytes(message.payload))
         arrived.set()
 
     client.on_message = on_message

@@ -84,7 +84,7 @@ class Subscriber:
     def _on_message(self, _client: paho.Client, _userdata: object,
                     message: paho.MQTTMessage) -> None:
         with self._changed:
-            self.received.append((message.topic, message.payload))
+            self.received.append((message.topic, bytes(message.payload)))
             self._changed.notify_all()
 
     def on(self, suffix: str) -> list[bytes]:

@@ -20,7 +20,7 @@ import pytest
 
 from cosem_reader.cosem.readings import Notification
 from cosem_reader.pipeline.decoder import decode_capture
-from tests.support.vectors import VECTORS, vector_params
+from tests.support.vectors import VECTORS, vector_layer, vector_params
 
 TABLE = json.loads(
     (Path(__file__).parent / "data" / "smart_meter_mbus_dlms_expected.json").read_text("utf-8")
@@ -32,7 +32,7 @@ CLOCK = "0-0:1.0.0*255"
 
 
 def notification(vector: dict[str, Any]) -> Notification:
-    layer = "raw" if vector["link_layer"] == "raw-apdu" else vector["link_layer"]
+    layer = vector_layer(vector)
     key = bytes.fromhex(vector["key"]) if vector.get("key") else None
     results = decode_capture(bytes.fromhex(vector["hex"]), key=key, layer=layer, local_zone=VIENNA)
     found = [r for r in results if isinstance(r, Notification)]

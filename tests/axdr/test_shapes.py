@@ -212,7 +212,7 @@ def test_a_layout_that_never_repeats_is_looked_at_less_and_less() -> None:
         looked += 1
         return original(*args)
 
-    book.layout = counting  # type: ignore[method-assign]
+    book.layout = counting  # type: ignore[method-assign, assignment]
     for count in range(1000):
         strings = [("octet-string", bytes(count % 100)), ("octet-string", bytes(count // 100))]
         schema.decode("Data", encode_data(("array", [("long-unsigned", count)] * 3 + strings)))

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from cosem_reader._learning import Learner
 from cosem_reader.cosem import readings as readings_module
+from cosem_reader.cosem.obis import ObisCode
 from cosem_reader.cosem.readings import Reading, readings_from_data
 from tests.support.encoder import flat_body, kaifa_ma309m_body, kaifa_series, obis, scaler_unit
 from tests.support.plans import walk_only
@@ -94,7 +95,7 @@ def test_options_still_apply_through_a_plan(fresh_plans: Learner[Any]) -> None:
     from cosem_reader.cosem.obis import ObisCode  # noqa: PLC0415
 
     vienna = readings_module.load_timezone("Europe/Vienna")
-    options = {"local_zone": vienna, "scalers": {ObisCode.parse("1-0:31.7.0"): -2}}
+    options: dict[str, Any] = {"local_zone": vienna, "scalers": {ObisCode.parse("1-0:31.7.0"): -2}}
     same(readings_from_data(body, **options), walk_only(body, **options))
     assert str(readings_from_data(body, **options)[1].value) == "5.12"
 
@@ -183,7 +184,7 @@ def bodies(draw: st.DrawFn) -> tuple[str, Any]:
 
 
 #: A user's [scalers] entry for a register that the Kamstrup profile also scales.
-USER = {readings_module.ObisCode.parse("1-1:31.7.0"): -1}
+USER = {ObisCode.parse("1-1:31.7.0"): -1}
 
 
 def _other_identifiers(body: tuple[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -257,7 +258,7 @@ def test_a_plan_scales_as_the_walk_does() -> None:
         found = readings_from_data(body)
     assert readings_module._PLANS.items
     assert found[0] == Reading(
-        obis=readings_module.ObisCode.parse("1-0:1.8.0"),
+        obis=ObisCode.parse("1-0:1.8.0"),
         position="0",
         value=found[0].value,
         unit="Wh",

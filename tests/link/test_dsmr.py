@@ -384,7 +384,7 @@ def test_t210_on_a_serial_port_to_mqtt_and_home_assistant(meter: PtyMeter, broke
 
     def on_message(_client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
         with changed:
-            received.append((message.topic, message.payload))
+            received.append((message.topic, bytes(message.payload)))
             changed.notify_all()
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-dsmr")

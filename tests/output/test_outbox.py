@@ -169,23 +169,23 @@ def test_exactly_once_in_order_across_reconnects(
             number += 1
         elif op == "take":
             for _ in range(arg):
-                message = outbox.take()
-                if message is None:
+                taken = outbox.take()
+                if taken is None:
                     break
                 mid += 1
-                outbox.sent(message, mid)
-                in_flight.append((mid, message))
-                handed.append(message)
-                last_taken = message
+                outbox.sent(taken, mid)
+                in_flight.append((mid, taken))
+                handed.append(taken)
+                last_taken = taken
             check_order()
         elif op == "ack" and in_flight:
             ack_mid, message = in_flight.pop(arg % len(in_flight))
             outbox.acknowledged(ack_mid)
             acked[id(message)] = acked.get(id(message), 0) + 1
         elif op == "refuse":
-            message = outbox.take()
-            if message is not None:
-                outbox.refused(message)
+            refused = outbox.take()
+            if refused is not None:
+                outbox.refused(refused)
         elif op == "reconnect":
             in_flight.clear()  # their PUBACKs are lost with the connection
             outbox.reconnected()

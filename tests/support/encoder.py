@@ -83,7 +83,7 @@ def encode_data(value: tuple[str, Any]) -> bytes:
     if name == "octet-string":
         return tag + encode_length(len(item)) + bytes(item)
     if name in ("visible-string", "utf8-string"):
-        raw = item.encode("latin-1" if name == "visible-string" else "utf-8")
+        raw: bytes = item.encode("latin-1" if name == "visible-string" else "utf-8")
         return tag + encode_length(len(raw)) + raw
     if name in ("float32", "float64", "date-time", "date", "time"):
         return tag + bytes(item)

@@ -22,6 +22,14 @@ _INT_RANGES = {
 }
 
 
+def _bit_strings(bits: int) -> st.SearchStrategy[tuple[str, Any]]:
+    size = (bits + 7) // 8
+    return st.tuples(
+        st.just("bit-string"),
+        st.binary(min_size=size, max_size=size).map(lambda data: BitString(data, bits)),
+    )
+
+
 def _leaf() -> st.SearchStrategy[tuple[str, Any]]:
     integers = [
         st.tuples(st.just(name), st.integers(low, high))
@@ -43,14 +51,7 @@ def _leaf() -> st.SearchStrategy[tuple[str, Any]]:
         st.tuples(st.just("date-time"), st.binary(min_size=12, max_size=12)),
         st.tuples(st.just("date"), st.binary(min_size=5, max_size=5)),
         st.tuples(st.just("time"), st.binary(min_size=4, max_size=4)),
-        st.integers(0, 200).flatmap(
-            lambda bits: st.tuples(
-                st.just("bit-string"),
-                st.binary(min_size=(bits + 7) // 8, max_size=(bits + 7) // 8).map(
-                    lambda data, bits=bits: BitString(data, bits)
-                ),
-            )
-        ),
+        st.integers(0, 200).flatmap(_bit_strings),
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from cosem_reader.cosem.readings import Notification
 from cosem_reader.errors import CosemReaderError
-from cosem_reader.pipeline.decoder import decode_capture
+from cosem_reader.pipeline.decoder import Layer, decode_capture
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The published vectors stay where the workplace keeps them; never copied in here.
@@ -53,7 +53,7 @@ def _key(vector: dict[str, Any], name: str) -> bytes | None:
 
 def decode_vector(vector: dict[str, Any]) -> list[Any]:
     """All results of a vector's bytes, decoded with its key (if any)."""
-    layer = "raw" if vector["link_layer"] == "raw-apdu" else vector["link_layer"]
+    layer = vector_layer(vector)
     return decode_capture(
         bytes.fromhex(vector["hex"]),
         key=_key(vector, "key"),
@@ -89,3 +89,7 @@ def _has_expectations(vector: dict[str, Any]) -> bool:
     )
 
 
+def vector_layer(vector: dict[str, Any]) -> Layer:
+    """The --layer a vector's bytes are read with."""
+    layers: dict[str, Layer] = {"raw-apdu": "raw", "mbus": "mbus", "hdlc": "hdlc"}
+    return layers[vector["link_layer"]]
