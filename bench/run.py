@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT / "bench", ROOT / "tests", ROOT / "src", ROOT):
+for path in (ROOT / "bench", ROOT / "src", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import daemon_support  # noqa: E402
+import tests.support.daemon as daemon_support  # noqa: E402
 import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
