@@ -49,10 +49,10 @@ for path in (ROOT / "bench", ROOT / "src", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import tests.support.daemon as daemon_support  # noqa: E402
 import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
+import tests.support.daemon as daemon_support  # noqa: E402
 from cosem_reader._learning import Learner  # noqa: E402
 from cosem_reader.axdr.apdu import schema  # noqa: E402
 from cosem_reader.cosem import readings as readings_module  # noqa: E402
