@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -76,7 +77,7 @@ def test_the_stripped_forgery_would_have_changed_the_energy() -> None:
     (result,) = decoder(require_authentication=False).feed(untagged(1, energy_bit(1)))
     assert isinstance(result, Notification)
     energy = result.readings[-1].value
-    assert isinstance(energy, int)
+    assert isinstance(energy, Decimal)
     assert energy > 1_000_000_000
 
 
