@@ -23,8 +23,10 @@ from cosem_reader._slots import frozen_constructor
 from cosem_reader.axdr.apdu import decode_data, schema
 from cosem_reader.axdr.descriptors import Alternative, Choice, Null, Reference, SequenceOf
 from cosem_reader.axdr.schema import Schema
+from cosem_reader.cosem import date_time as date_time_module
 from cosem_reader.cosem import obis as obis_module
 from cosem_reader.cosem import readings as readings_module
+from cosem_reader.cosem import walk as walk_module
 from cosem_reader.cosem.obis import ObisCode, describe
 from cosem_reader.cosem.readings import Notification, Reading, decode_cosem_date_time
 from cosem_reader.link.mbus import LongFrame, LongFrameReader
@@ -218,7 +220,7 @@ def test_date_time_memo_still_checks_the_length() -> None:
 def test_printable_is_printable_ascii(data: bytes) -> None:
     """The translate() test is the byte-by-byte 0x20..0x7E test."""
     expected = data.decode("ascii") if data and all(0x20 <= b < 0x7F for b in data) else None
-    assert readings_module._printable(data) == expected
+    assert walk_module._printable(data) == expected
 
 
 # -- M-Bus -----------------------------------------------------------------------------
@@ -257,8 +259,8 @@ def test_system_timezone_follows_tz_and_a_replaced_localtime(
         pytest.skip("no system zoneinfo files to copy")
     localtime = tmp_path / "localtime"
     localtime.write_bytes(Path(zoneinfo_dir, "Europe", "Vienna").read_bytes())
-    monkeypatch.setattr(readings_module, "_LOCALTIME", str(localtime))
-    monkeypatch.setattr(readings_module, "_LOCALTIME_ZONE", [None])
+    monkeypatch.setattr(date_time_module, "_LOCALTIME", str(localtime))
+    monkeypatch.setattr(date_time_module, "_LOCALTIME_ZONE", [None])
     summer = datetime(2024, 7, 1, 12, 0)
     first = readings_module.system_timezone()
     assert first is readings_module.system_timezone()
