@@ -25,6 +25,7 @@ from cosem_reader.axdr.descriptors import Alternative, Choice, Null, Reference, 
 from cosem_reader.axdr.schema import Schema
 from cosem_reader.cosem import date_time as date_time_module
 from cosem_reader.cosem import obis as obis_module
+from cosem_reader.cosem import obis_code as obis_code_module
 from cosem_reader.cosem import readings as readings_module
 from cosem_reader.cosem import walk as walk_module
 from cosem_reader.cosem.obis import ObisCode, describe
@@ -131,7 +132,7 @@ def test_obis_caches_stay_bounded() -> None:
     for number in range(70_000):
         code = ObisCode.from_bytes(b"\x01\x00" + number.to_bytes(4, "big"))
         describe(code)
-    assert len(obis_module._FROM_BYTES) <= obis_module._FROM_BYTES_LIMIT
+    assert len(obis_code_module._FROM_BYTES) <= obis_code_module._FROM_BYTES_LIMIT
     assert len(obis_module._DESCRIBED) <= obis_module._DESCRIBED_LIMIT
     assert ObisCode.from_bytes(b"\x01\x00\x00\x01\x11\x70") == ObisCode(1, 0, 0, 1, 17, 112)
 
