@@ -242,7 +242,7 @@ class Walk:
         self.readings: list[Reading] = []
         #: Indices of the readings that are numbers with an OBIS code but no known scale.
         self.unscaled: list[int] = []
-        #: While a plan is learned, the decisions of the walk in order (see .plans).
+        #: While a plan is learned, the decisions of the walk in order (see plans.Plan).
         self.steps: list[Step] | None = None
         #: Whether the walk decided something a plan cannot note (a described value).
         self.unfit = False
