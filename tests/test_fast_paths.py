@@ -23,8 +23,11 @@ from cosem_reader._slots import frozen_constructor
 from cosem_reader.axdr.apdu import decode_data, schema
 from cosem_reader.axdr.descriptors import Alternative, Choice, Null, Reference, SequenceOf
 from cosem_reader.axdr.schema import Schema
+from cosem_reader.cosem import date_time as date_time_module
 from cosem_reader.cosem import obis as obis_module
+from cosem_reader.cosem import obis_code as obis_code_module
 from cosem_reader.cosem import readings as readings_module
+from cosem_reader.cosem import walk as walk_module
 from cosem_reader.cosem.obis import ObisCode, describe
 from cosem_reader.cosem.readings import Notification, Reading, decode_cosem_date_time
 from cosem_reader.link.mbus import LongFrame, LongFrameReader
@@ -129,7 +132,7 @@ def test_obis_caches_stay_bounded() -> None:
     for number in range(70_000):
         code = ObisCode.from_bytes(b"\x01\x00" + number.to_bytes(4, "big"))
         describe(code)
-    assert len(obis_module._FROM_BYTES) <= obis_module._FROM_BYTES_LIMIT
+    assert len(obis_code_module._FROM_BYTES) <= obis_code_module._FROM_BYTES_LIMIT
     assert len(obis_module._DESCRIBED) <= obis_module._DESCRIBED_LIMIT
     assert ObisCode.from_bytes(b"\x01\x00\x00\x01\x11\x70") == ObisCode(1, 0, 0, 1, 17, 112)
 
@@ -218,7 +221,7 @@ def test_date_time_memo_still_checks_the_length() -> None:
 def test_printable_is_printable_ascii(data: bytes) -> None:
     """The translate() test is the byte-by-byte 0x20..0x7E test."""
     expected = data.decode("ascii") if data and all(0x20 <= b < 0x7F for b in data) else None
-    assert readings_module._printable(data) == expected
+    assert walk_module._printable(data) == expected
 
 
 # -- M-Bus -----------------------------------------------------------------------------
@@ -257,8 +260,8 @@ def test_system_timezone_follows_tz_and_a_replaced_localtime(
         pytest.skip("no system zoneinfo files to copy")
     localtime = tmp_path / "localtime"
     localtime.write_bytes(Path(zoneinfo_dir, "Europe", "Vienna").read_bytes())
-    monkeypatch.setattr(readings_module, "_LOCALTIME", str(localtime))
-    monkeypatch.setattr(readings_module, "_LOCALTIME_ZONE", [None])
+    monkeypatch.setattr(date_time_module, "_LOCALTIME", str(localtime))
+    monkeypatch.setattr(date_time_module, "_LOCALTIME_ZONE", [None])
     summer = datetime(2024, 7, 1, 12, 0)
     first = readings_module.system_timezone()
     assert first is readings_module.system_timezone()

@@ -32,8 +32,7 @@ from hypothesis import strategies as st
 from cosem_reader.axdr.apdu import decode_apdu
 from cosem_reader.axdr.generated.cosem_pdu import MODULE_NAME, TYPES
 from cosem_reader.axdr.schema import Schema
-from cosem_reader.cosem import readings as readings_module
-from cosem_reader.cosem.readings import Notification, notification_from_apdu
+from cosem_reader.cosem.readings import Notification, ReadingsPlans, notification_from_apdu
 from cosem_reader.errors import (
     AxdrError,
     CosemError,
@@ -57,7 +56,6 @@ from tests.support.encoder import (
     mbus_push,
 )
 from tests.support.hdlc_frames import build_general_block_transfer, build_hdlc_frames
-from tests.support.plans import no_plans
 from tests.support.strategies import data_values
 
 _EXAMPLES = int(os.environ.get("COSEM_READER_FUZZ_EXAMPLES", "0"))
@@ -366,9 +364,9 @@ def test_learned_layouts_answer_as_the_walk(data: bytes) -> None:
     assert _answer(_LEARNED, data) == _answer(_WALK, data)
 
 
-def _notification(tree: tuple[str, Any]) -> tuple[str, Any]:
+def _notification(tree: tuple[str, Any], plans: ReadingsPlans | None = None) -> tuple[str, Any]:
     try:
-        found = notification_from_apdu(tree)
+        found = notification_from_apdu(tree, plans=plans)
     except CosemError as error:
         return "error", str(error)
     return "notification", (found, [str(reading.value) for reading in found.readings])
@@ -378,21 +376,18 @@ def _notification(tree: tuple[str, Any]) -> tuple[str, Any]:
 @given(damaged(_PLAINTEXTS))
 def test_learned_plans_read_as_the_walk(data: bytes) -> None:
     """Readings through the plans learned from the pushes equal the walk's, whatever the bytes."""
-    # The learner is global: after earlier tests it may be backing off (up to 64
-    # values unstudied), so warm it until it has learned, not a fixed three rounds.
-    for _ in range(100):
+    plans = ReadingsPlans()
+    # A learner that met a new layout skips the next push before it studies again.
+    for _ in range(3):
         for plaintext in _PLAINTEXTS:
-            notification_from_apdu(decode_apdu(plaintext))
-        if readings_module._PLANS.items:
-            break
-    assert readings_module._PLANS.items
+            notification_from_apdu(decode_apdu(plaintext), plans=plans)
+    assert plans.items
     try:
         tree = decode_apdu(data)
     except AxdrError:
         return
-    learned = _notification(tree)
-    with no_plans():
-        assert _notification(tree) == learned
+    learned = _notification(tree, plans)
+    assert _notification(tree) == learned
 
 
 @fuzz

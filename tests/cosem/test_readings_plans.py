@@ -16,19 +16,16 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from cosem_reader._learning import Learner
-from cosem_reader.cosem import readings as readings_module
+from cosem_reader.cosem import plans as plans_module
+from cosem_reader.cosem.date_time import load_timezone
 from cosem_reader.cosem.obis import ObisCode
-from cosem_reader.cosem.readings import Reading, readings_from_data
+from cosem_reader.cosem.readings import Reading, ReadingsPlans, readings_from_data
+from cosem_reader.cosem.walk import Walk
 from tests.support.encoder import flat_body, kaifa_ma309m_body, kaifa_series, obis, scaler_unit
 from tests.support.plans import walk_only
 from tests.support.strategies import data_values
 
 START = datetime(2026, 10, 25, 1, 59, 50, tzinfo=UTC)
-
-
-
-
 
 
 def same(found: list[Reading], expected: list[Reading]) -> None:
@@ -39,14 +36,14 @@ def same(found: list[Reading], expected: list[Reading]) -> None:
     ]
 
 
-@pytest.fixture(autouse=True)
-def fresh_plans() -> Iterator[Learner[Any]]:
-    saved = readings_module._PLANS
-    readings_module._PLANS = Learner(8)
-    try:
-        yield readings_module._PLANS
-    finally:
-        readings_module._PLANS = saved
+@pytest.fixture
+def fresh_plans() -> ReadingsPlans:
+    return ReadingsPlans()
+
+
+def learned(plans: ReadingsPlans, data: tuple[str, Any], **options: Any) -> list[Reading]:
+    """The readings through ``plans``: a learned plan's, once it has learned the layout."""
+    return readings_from_data(data, plans=plans, **options)
 
 
 def kaifa_bodies(count: int, nested: bool = True) -> list[tuple[str, Any]]:
@@ -63,19 +60,19 @@ def kaifa_bodies(count: int, nested: bool = True) -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize("nested", [True, False], ids=["ksm-west", "netz-noe"])
 def test_a_layout_met_twice_gets_a_plan_that_gives_the_walks_readings(
-    nested: bool, fresh_plans: Learner[Any]
+    nested: bool, fresh_plans: ReadingsPlans
 ) -> None:
     bodies = kaifa_bodies(8, nested)
     for body in bodies:
-        same(readings_from_data(body), walk_only(body))
+        same(learned(fresh_plans, body), walk_only(body))
     assert len(fresh_plans.items) == 1
     (plan,) = fresh_plans.items
-    walk = readings_module._Walk(None, {})
+    walk = Walk(None, {})
     assert plan.replay(bodies[-1][1], walk)
     same(walk.readings, walk_only(bodies[-1]))
 
 
-def test_options_still_apply_through_a_plan(fresh_plans: Learner[Any]) -> None:
+def test_options_still_apply_through_a_plan(fresh_plans: ReadingsPlans) -> None:
     """Time zone and user scalers are applied when the plan runs, not when it was learned."""
     body = (
         "structure",
@@ -90,14 +87,14 @@ def test_options_still_apply_through_a_plan(fresh_plans: Learner[Any]) -> None:
         ],
     )
     for _ in range(3):
-        readings_from_data(body)
+        learned(fresh_plans, body)
     assert fresh_plans.items
     from cosem_reader.cosem.obis import ObisCode  # noqa: PLC0415
 
-    vienna = readings_module.load_timezone("Europe/Vienna")
+    vienna = load_timezone("Europe/Vienna")
     options: dict[str, Any] = {"local_zone": vienna, "scalers": {ObisCode.parse("1-0:31.7.0"): -2}}
-    same(readings_from_data(body, **options), walk_only(body, **options))
-    assert str(readings_from_data(body, **options)[1].value) == "5.12"
+    same(learned(fresh_plans, body, **options), walk_only(body, **options))
+    assert str(learned(fresh_plans, body, **options)[1].value) == "5.12"
 
 
 def _changes(body: tuple[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -131,14 +128,16 @@ def _changes(body: tuple[str, Any]) -> Iterator[tuple[str, Any]]:
 
 
 @pytest.mark.parametrize("nested", [True, False], ids=["ksm-west", "netz-noe"])
-def test_a_body_that_differs_in_any_decision_takes_the_walk(nested: bool) -> None:
+def test_a_body_that_differs_in_any_decision_takes_the_walk(
+    nested: bool, fresh_plans: ReadingsPlans
+) -> None:
     body = kaifa_bodies(1, nested)[0]
     for _ in range(3):
-        readings_from_data(body)
-    assert readings_module._PLANS.items
+        learned(fresh_plans, body)
+    assert fresh_plans.items
     for changed in _changes(body):
-        same(readings_from_data(changed), walk_only(changed))
-        same(readings_from_data(body), walk_only(body))
+        same(learned(fresh_plans, changed), walk_only(changed))
+        same(learned(fresh_plans, body), walk_only(body))
 
 
 def _register() -> st.SearchStrategy[list[tuple[str, Any]]]:
@@ -201,18 +200,14 @@ def test_any_sequence_of_bodies_reads_as_the_walk_reads_it(
     layouts: list[tuple[str, Any]], order: list[int]
 ) -> None:
     """Bodies met in any order, each repeatedly: learned or not, the readings are the walk's."""
-    saved = readings_module._PLANS
-    readings_module._PLANS = Learner(8)
-    try:
-        for body in [*layouts, *layouts, *(layouts[i % len(layouts)] for i in order)]:
-            same(readings_from_data(body), walk_only(body))
-            # Another meter's [scalers], or another list identifier, on the same layout.
-            same(readings_from_data(body, scalers=USER), walk_only(body, scalers=USER))
-            for changed in [*list(_changes(body))[:20], *_other_identifiers(body)]:
-                same(readings_from_data(changed), walk_only(changed))
-        event(f"plans learned: {min(len(readings_module._PLANS.items), 1)}")
-    finally:
-        readings_module._PLANS = saved
+    fresh_plans = ReadingsPlans()
+    for body in [*layouts, *layouts, *(layouts[i % len(layouts)] for i in order)]:
+        same(learned(fresh_plans, body), walk_only(body))
+        # Another meter's [scalers], or another list identifier, on the same layout.
+        same(learned(fresh_plans, body, scalers=USER), walk_only(body, scalers=USER))
+        for changed in [*list(_changes(body))[:20], *_other_identifiers(body)]:
+            same(learned(fresh_plans, changed), walk_only(changed))
+    event(f"plans learned: {min(len(fresh_plans.items), 1)}")
 
 
 def test_the_plan_source_holds_no_decoded_values() -> None:
@@ -228,10 +223,10 @@ def test_the_plan_source_holds_no_decoded_values() -> None:
             scaler_unit(0, 30),
         ],
     )
-    walk = readings_module._Walk(None, {})
+    walk = Walk(None, {})
     walk.steps = []
     walk.elements(body[1], "")
-    writer = readings_module._PlanWriter(walk.steps)
+    writer = plans_module.PlanWriter(walk.steps)
     source = writer.source(body[1])
     assert "import" not in source
     assert "exit" not in source
@@ -241,22 +236,22 @@ def test_the_plan_source_holds_no_decoded_values() -> None:
     assert not re.search(r"[(,]\s*-?\d+\s*[,)]", source)  # no number passed as a value
 
 
-def test_a_body_without_obis_codes_learns_no_plan(fresh_plans: Learner[Any]) -> None:
+def test_a_body_without_obis_codes_learns_no_plan(fresh_plans: ReadingsPlans) -> None:
     """Lists without OBIS codes are named by layouts the caller chooses: no plan."""
     body = ("structure", [("double-long-unsigned", 1), ("long-unsigned", 2)] * 4)
     for _ in range(10):
-        same(readings_from_data(body), walk_only(body))
+        same(learned(fresh_plans, body), walk_only(body))
     assert fresh_plans.items == ()
 
 
-def test_a_plan_scales_as_the_walk_does() -> None:
+def test_a_plan_scales_as_the_walk_does(fresh_plans: ReadingsPlans) -> None:
     body = (
         "structure",
         [obis("1.0.1.8.0.255"), ("double-long-unsigned", 12937), scaler_unit(-3, 30)] * 3,
     )
     for _ in range(3):
-        found = readings_from_data(body)
-    assert readings_module._PLANS.items
+        found = learned(fresh_plans, body)
+    assert fresh_plans.items
     assert found[0] == Reading(
         obis=ObisCode.parse("1-0:1.8.0"),
         position="0",
@@ -270,7 +265,7 @@ def test_a_plan_scales_as_the_walk_does() -> None:
     assert str(found[0].value) == "12.937"
 
 
-def test_a_body_too_big_for_a_plan_is_walked(fresh_plans: Learner[Any]) -> None:
+def test_a_body_too_big_for_a_plan_is_walked(fresh_plans: ReadingsPlans) -> None:
     body = (
         "array",
         [
@@ -279,36 +274,36 @@ def test_a_body_too_big_for_a_plan_is_walked(fresh_plans: Learner[Any]) -> None:
         ],
     )
     for _ in range(4):
-        same(readings_from_data(body), walk_only(body))
+        same(learned(fresh_plans, body), walk_only(body))
     assert fresh_plans.items == ()
 
 
 def test_a_failure_while_learning_costs_the_body_nothing(
-    fresh_plans: Learner[Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    fresh_plans: ReadingsPlans, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Learning only saves time: a bug in it is logged and the walk's readings stand."""
 
     def broken(self: Any, elements: Any) -> str:
         raise RuntimeError("a bug in the plan writer")
 
-    monkeypatch.setattr(readings_module._PlanWriter, "source", broken)
+    monkeypatch.setattr(plans_module.PlanWriter, "source", broken)
     body = kaifa_bodies(1)[0]
     with caplog.at_level("DEBUG", logger="cosem_reader._learning"):
         for _ in range(5):
-            same(readings_from_data(body), walk_only(body))
+            same(learned(fresh_plans, body), walk_only(body))
     assert fresh_plans.items == ()
     assert "a bug in the plan writer" in caplog.text
 
 
-def test_changing_a_returned_tree_does_not_change_a_plan(fresh_plans: Learner[Any]) -> None:
+def test_changing_a_returned_tree_does_not_change_a_plan(fresh_plans: ReadingsPlans) -> None:
     body = kaifa_bodies(1, nested=False)[0]
     for _ in range(3):
-        readings_from_data(body)
+        learned(fresh_plans, body)
     assert fresh_plans.items
     # The caller edits the scaler-unit of the body the plan was learned from ...
     body[1][3][1][0] = ("integer", -3)
     # ... and a push that really has that scaler-unit must not be read with the old one.
-    same(readings_from_data(body), walk_only(body))
+    same(learned(fresh_plans, body), walk_only(body))
 
 
 def kamstrup_list(identifier: str, current: int) -> tuple[str, Any]:
@@ -325,14 +320,28 @@ def kamstrup_list(identifier: str, current: int) -> tuple[str, Any]:
     )
 
 
-def test_a_plan_applies_the_meter_profile_as_the_walk_does(fresh_plans: Learner[Any]) -> None:
+def test_a_plan_applies_the_meter_profile_as_the_walk_does(fresh_plans: ReadingsPlans) -> None:
     """The profile follows what each push says, not what the learning push said."""
     for current in range(4):  # walked, learned, then replayed by the plan
-        found = readings_from_data(kamstrup_list("Kamstrup_V0001", current))
+        found = learned(fresh_plans, kamstrup_list("Kamstrup_V0001", current))
     assert fresh_plans.items
     same(found, walk_only(kamstrup_list("Kamstrup_V0001", 3)))
     assert found[1].scale_origin == "Kamstrup Omnipower (NO/SE/DK)"
     # Same layout, same length of identifier, another list: the plan runs, no profile fits.
-    other = readings_from_data(kamstrup_list("Kamstrup_X0001", 287))
+    other = learned(fresh_plans, kamstrup_list("Kamstrup_X0001", 287))
     same(other, walk_only(kamstrup_list("Kamstrup_X0001", 287)))
     assert (other[1].value, other[1].unit, other[1].scale_origin) == (287, None, None)
+
+
+def test_plans_belong_to_whoever_passes_them() -> None:
+    """No plan is shared: each ReadingsPlans learns only the bodies read through it."""
+    body = kaifa_bodies(1)[0]
+    mine, other, disabled = ReadingsPlans(), ReadingsPlans(), ReadingsPlans(enabled=False)
+    for _ in range(3):
+        same(learned(mine, body), walk_only(body))
+        same(learned(disabled, body), walk_only(body))
+    assert len(mine.items) == 1
+    assert other.items == ()
+    assert disabled.items == ()
+    same(learned(other, body), walk_only(body))
+    assert other.items == ()

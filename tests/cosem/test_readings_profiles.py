@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cosem_reader._learning import Learner
 from cosem_reader.app.cli import format_text
 from cosem_reader.app.config import load_settings, render_settings
 from cosem_reader.axdr.apdu import decode_apdu
@@ -26,6 +25,7 @@ from cosem_reader.cosem.readings import (
     SCALE_FROM_USER,
     Notification,
     Reading,
+    ReadingsPlans,
     notification_from_apdu,
     readings_from_data,
 )
@@ -248,10 +248,10 @@ def test_a_number_left_raw_is_reported_once_with_the_fix(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(readings_module, "_REPORTED_RAW", set())
-    monkeypatch.setattr(readings_module, "_PLANS", Learner(8))
+    plans = ReadingsPlans()
     with caplog.at_level(logging.INFO, logger="cosem_reader.cosem.readings"):
         for _ in range(4):
-            readings_from_data(kamstrup_body())
+            readings_from_data(kamstrup_body(), plans=plans)
     lines = [r.getMessage() for r in caplog.records if "1-1:1.8.0" in r.getMessage()]
     assert len(lines) == 1
     assert "published raw, without a unit" in lines[0]

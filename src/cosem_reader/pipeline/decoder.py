@@ -23,7 +23,7 @@ from cosem_reader.axdr.apdu import decode_apdu, schema
 from cosem_reader.cosem import dsmr_readings
 from cosem_reader.cosem.layouts import KNOWN_LAYOUTS, ListLayout
 from cosem_reader.cosem.obis import ObisCode
-from cosem_reader.cosem.readings import Notification, notification_from_apdu
+from cosem_reader.cosem.readings import Notification, ReadingsPlans, notification_from_apdu
 from cosem_reader.errors import (
     AxdrError,
     CosemReaderError,
@@ -109,8 +109,11 @@ class StreamDecoder:
     require_authentication: bool | None = None
     #: The last authenticated frame counters (in memory unless given).
     counter_store: FrameCounterStore | None = None
+    #: Learn the layouts met to read them again faster; off, every push is walked.
+    learn: bool = True
 
     def __post_init__(self) -> None:
+        self._plans = ReadingsPlans(enabled=self.learn)
         self._authentication = Authentication(required=False, store=self.counter_store)
         self._tag_warned = False
         self._probe = LinkProbe() if self.layer == "auto" else None
@@ -359,7 +362,12 @@ class StreamDecoder:
             if self.on_apdu is not None:
                 self.on_apdu(apdu)
             return notification_from_apdu(
-                decode_apdu(apdu), apdu, self.local_zone, layouts=self.layouts, scalers=self.scalers
+                decode_apdu(apdu),
+                apdu,
+                self.local_zone,
+                layouts=self.layouts,
+                scalers=self.scalers,
+                plans=self._plans,
             )
         ciphered = parse_ciphered_apdu(apdu, self.system_title)
         if self.key is None:
@@ -397,6 +405,7 @@ class StreamDecoder:
                     self.local_zone,
                     layouts=self.layouts,
                     scalers=self.scalers,
+                    plans=self._plans,
                 )
         except AxdrError as error:
             if deciphered.tag_verified:
