@@ -17,6 +17,8 @@ from cosem_reader.app.config import (
     load_settings,
     render_settings,
 )
+from cosem_reader.app.option_docs import option_table, with_option_tables
+from cosem_reader.app.options import Layer, Origin
 from cosem_reader.errors import ConfigError
 from cosem_reader.output.mqtt import MqttSettings
 
@@ -68,7 +70,8 @@ class TestPrecedence:
         assert load_settings(str(config), {}, env=env).meters[0].serial.baudrate == 4800
         settings = load_settings(str(config), {"baudrate": "1200"}, env=env)
         assert settings.meters[0].serial.baudrate == 1200
-        assert settings.origins["serial.baudrate"] == "flag --baudrate"
+        assert settings.origins["serial.baudrate"] == Origin(Layer.FLAG, "--baudrate")
+        assert str(settings.origins["serial.baudrate"]) == "flag --baudrate"
 
     def test_section_style_env_names(self) -> None:
         """COSEM_READER_<SECTION>_<KEY> works for every option."""
@@ -188,6 +191,54 @@ class TestProblems:
             load_settings(None, {"port": "/dev/a", "timezone": "Mars/Olympus"}, env={})
 
 
+class TestMqttRanges:
+    """The [mqtt] ranges, checked once by the option declarations (MqttSettings has none)."""
+
+    @pytest.mark.parametrize(
+        ("line", "key"),
+        [
+            ('url = "http://broker"', "mqtt.url"),
+            ('url = "mqtt://"', "mqtt.url"),
+            ('protocol = "6"', "mqtt.protocol"),
+            ("qos = 3", "mqtt.qos"),
+            ('topic_identifier = "obis"', "mqtt.topic_identifier"),
+            ('date_time_format = "unix"', "mqtt.date_time_format"),
+            ('invalid_characters = "[a-"', "mqtt.invalid_characters"),
+            ("publish_at_seconds = [0, 60]", "mqtt.publish_at_seconds"),
+            ("publish_at_minutes = [-1]", "mqtt.publish_at_minutes"),
+            ("queue_size = 0", "mqtt.queue_size"),
+            ('topic_base = "meters/#"', "mqtt.topic_base"),
+            ('topic_base = "meters//x"', "mqtt.topic_base"),
+            ("port = 70000", "mqtt.port"),
+            ('host = ""', "mqtt.host"),
+            ('discovery_prefix = "ha/+"', "mqtt.discovery_prefix"),
+            ("min_interval = -1", "mqtt.min_interval"),
+            ("spool_max_mb = 0", "mqtt.spool_max_mb"),
+            # The option's minimum (5 s) is the one schema; MqttSettings' own said 1.
+            ("keepalive = 4", "mqtt.keepalive"),
+            ("reconnect_min_delay = 40", "mqtt.reconnect_min_delay"),
+        ],
+    )
+    def test_bad_settings_name_the_key(self, tmp_path: Path, line: str, key: str) -> None:
+        """One line naming the key and the file, for each value the publisher cannot use."""
+        config = write(tmp_path / "c.toml", SERIAL + f"[mqtt]\n{line}\n")
+        with pytest.raises(ConfigProblems) as excinfo:
+            load_settings(str(config), {}, env={})
+        (problem,) = problems(excinfo)
+        assert problem.startswith(f"{key}: "), problem
+        assert f"(in {config})" in problem
+
+    def test_a_meters_topic_base_is_checked_too(self, tmp_path: Path) -> None:
+        """A [[meter]] topic_base with a wildcard was published to before; now it is refused."""
+        config = write(tmp_path / "c.toml", '[[meter]]\nport = "/dev/a"\ntopic_base = "m/#"\n')
+        with pytest.raises(ConfigProblems, match=r"meter\[0\]\.topic_base: 'm/#' is not a valid"):
+            load_settings(str(config), {}, env={})
+
+    def test_library_settings_carry_types_only(self) -> None:
+        """MqttSettings built directly is a plain dataclass: the daemon's config validates."""
+        assert MqttSettings(qos=3).qos == 3
+
+
 class TestMeters:
     def test_several_meters(self, tmp_path: Path) -> None:
         """[[meter]] tables: each its own port, key and topic base; top-level values shared."""
@@ -301,6 +352,17 @@ def test_every_option_is_documented() -> None:
     for option in OPTIONS:
         assert f"| `{option.key}` |" in docs, option.name
         assert f"`{option.env_names[0]}`" in docs, option.name
+
+
+def test_option_tables_are_rendered_from_the_declarations() -> None:
+    """Each section's table in docs/daemon.md is what OPTIONS renders, row for row.
+
+    Regenerate with ``python -m cosem_reader.app.option_docs docs/daemon.md``.
+    """
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "daemon.md").read_text("utf-8")
+    for section in dict.fromkeys(option.section for option in OPTIONS):
+        assert f"### [{section}]\n\n{option_table(section)}" in docs, section
+    assert with_option_tables(docs) == docs
 
 
 class TestLayoutsAndScalers:

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cosem_reader.app.captures import parse_hex_text
-from cosem_reader.app.config import SerialSettings
 from cosem_reader.app.sources import (
     CaptureSource,
     Item,
     Recorder,
+    SerialSettings,
     SerialSource,
     SourceEvent,
     StreamSource,
