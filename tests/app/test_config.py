@@ -18,7 +18,8 @@ from cosem_reader.app.config import (
     render_settings,
 )
 from cosem_reader.app.option_docs import option_table, with_option_tables
-from cosem_reader.app.options import Layer, Origin
+from cosem_reader.app.option_values import convert
+from cosem_reader.app.options import Layer, Option, Origin
 from cosem_reader.errors import ConfigError
 from cosem_reader.output.mqtt import MqttSettings
 
@@ -399,3 +400,19 @@ class TestLayoutsAndScalers:
         with pytest.raises(ConfigProblems) as excinfo:
             load_settings(str(path), {}, env={})
         assert any(message in line for line in problems(excinfo)), problems(excinfo)
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.default not in (None, ())],
+                         ids=lambda option: option.name)
+def test_every_default_passes_its_own_option(option: Option) -> None:
+    """The one schema agrees with itself: each default is in its option's type, range, check."""
+    assert convert(option, option.default) == option.default
+
+
+def test_origins_are_data() -> None:
+    """Where a value came from, as check and problem lines name it; a higher layer wins."""
+    origin = Origin(Layer.ENV, "COSEM_READER_PORT")
+    assert (str(origin), origin.where) == ("env COSEM_READER_PORT", "from COSEM_READER_PORT")
+    assert Origin(Layer.FILE, "/etc/c.toml").where == "in /etc/c.toml"
+    assert str(Origin(Layer.DEFAULT)) == "default"
+    assert Layer.DEFAULT < Layer.FILE < Layer.ENV < Layer.FLAG

@@ -45,7 +45,6 @@ from cosem_reader.app.config_layers import (
     read_file_layer,
     read_flag_layer,
     read_toml,
-    url_password,
     where,
 )
 from cosem_reader.app.options import (
@@ -442,9 +441,8 @@ def _mqtt_settings(values: Mapping[str, Sourced], build: _Build) -> MqttSettings
         build.problems.append(ConfigError(f"{error.message}{where(origin.where)}",
                                           hint=error.hint))
         return None
-    for secret in (settings.password, url_password(url) if url else None):
-        if secret:
-            build.secrets.append(secret)
+    # The URL's password, when it has one, replaced the configured one: both are secret.
+    build.secrets += [secret for secret in (kwargs["password"], settings.password) if secret]
     return settings
 
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from cosem_reader.app.config_import import ORIGINAL_SECTIONS, new_name
 from cosem_reader.app.option_values import convert
@@ -31,6 +30,7 @@ from cosem_reader.app.options import (
 from cosem_reader.cosem.layouts import ListLayout, layout_from_config
 from cosem_reader.cosem.obis import ObisCode
 from cosem_reader.errors import ConfigError, CosemError
+from cosem_reader.output.mqtt import parse_mqtt_url
 
 __all__ = [
     "Collector",
@@ -209,12 +209,11 @@ def read_flag_layer(collector: Collector, flags: Mapping[str, Any]) -> None:
 
 
 def url_password(url: str) -> str | None:
-    """The password a URL carries, percent-decoded, if any."""
+    """The password a URL carries, read by the publisher's own URL parser, if any."""
     try:
-        parts = urlsplit(url)
-    except ValueError:
+        return parse_mqtt_url(url)[4]
+    except ConfigError:
         return None
-    return unquote(parts.password) if parts.password else None
 
 
 def _holds_secret(data: Mapping[str, Any]) -> bool:
