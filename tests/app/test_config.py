@@ -264,6 +264,14 @@ class TestMeters:
         with pytest.raises(ConfigProblems, match=r"--port sets serial\.port for one meter"):
             load_settings(str(config), {"port": "/dev/c"}, env={})
 
+    def test_a_shared_option_of_the_same_key_is_not_one_meters(self, tmp_path: Path) -> None:
+        """COSEM_READER_MQTT_PORT is the broker's port, not a meter's serial port."""
+        config = write(tmp_path / "c.toml", '[[meter]]\nname = "a"\nport = "/dev/a"\n'
+                       '[[meter]]\nname = "b"\nport = "/dev/b"\n')
+        settings = load_settings(str(config), {}, env={"COSEM_READER_MQTT_PORT": "1884"})
+        assert settings.mqtt.port == 1884
+        assert [meter.serial.port for meter in settings.meters] == ["/dev/a", "/dev/b"]
+
     def test_meters_need_names(self, tmp_path: Path) -> None:
         """Two meters without names would share topics."""
         config = write(tmp_path / "c.toml",

@@ -92,11 +92,6 @@ CREDENTIALS = {
     "password": "cosem-reader-mqtt-password",
 }
 CONFIG_SEARCH_PATH: Final = default_search_path()
-#: Options that name one meter's own thing: a flag or variable cannot mean several meters.
-_ONE_METER: Final = frozenset(
-    {"port", "key", "key_file", "auth_key", "auth_key_file", "record", "replay", "name",
-     "system_title"}
-)
 
 
 class ConfigProblems(ConfigError):  # noqa: N818 - a ConfigError, named for what it holds
@@ -334,7 +329,7 @@ def _one_meter_flags(
 ) -> None:
     for name, (_, origin) in values.items():
         option = BY_NAME[name]
-        if origin.layer >= Layer.ENV and option.key in _ONE_METER:
+        if origin.layer >= Layer.ENV and option.own:
             problems.append(ConfigError(
                 f"{origin.source} sets {name} for one meter, but the config has"
                 f" {meter_count} [[meter]] sections",

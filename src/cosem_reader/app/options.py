@@ -114,6 +114,9 @@ class Option:
     maximum: float | None = None
     #: May be set per ``[[meter]]``.
     per_meter: bool = False
+    #: Names one meter's own thing (its port, key, name): a flag or variable cannot set it
+    #: for several meters.
+    own: bool = False
     check: Callable[[Any], None] | None = None
 
     @property
@@ -178,7 +181,8 @@ _LEVELS = ("debug", "info", "warning", "error", "critical")
 OPTIONS: Final[tuple[Option, ...]] = (
     # serial: the names of smart-meter-mbus-dlms' serialPort section
     Option("serial", "port", "str", None, "serial device or pyserial URL (socket://host:port, "
-           "rfc2217://host:port); prefer /dev/serial/by-id/... paths", "--port", per_meter=True),
+           "rfc2217://host:port); prefer /dev/serial/by-id/... paths", "--port", per_meter=True,
+           own=True),
     Option("serial", "baudrate", "int", 2400, "baud rate", "--baudrate", minimum=50,
            maximum=4_000_000, per_meter=True),
     Option("serial", "bytesize", "int", 8, "data bits", "--bytesize", minimum=5, maximum=8,
@@ -195,19 +199,24 @@ OPTIONS: Final[tuple[Option, ...]] = (
            "reopen a lost port (the wait starts at 1 s and doubles)", minimum=1, per_meter=True),
     # decryption
     Option("decryption", "key", "key", None, "encryption key (GUEK), 32 hex digits", "--key",
-           per_meter=True),
+           per_meter=True,
+           own=True),
     Option("decryption", "key_file", "str", None, "file holding the key (default: "
-           "$CREDENTIALS_DIRECTORY/cosem-reader-key)", "--key-file", per_meter=True),
+           "$CREDENTIALS_DIRECTORY/cosem-reader-key)", "--key-file", per_meter=True,
+           own=True),
     Option("decryption", "auth_key", "key", None, "authentication key (GAK), 32 hex digits",
-           "--auth-key", per_meter=True),
+           "--auth-key", per_meter=True,
+           own=True),
     Option("decryption", "auth_key_file", "str", None, "file holding the authentication key",
-           "--auth-key-file", per_meter=True),
+           "--auth-key-file", per_meter=True,
+           own=True),
     Option("decryption", "require_authentication", "bool", None, "only pushes with a verified"
            " tag and a rising frame counter count (default: on when an authentication key is"
            " given)", "--require-authentication", per_meter=True),
     Option("decryption", "system_title", "str", None, "this meter's system title (16 hex"
            " digits); pushes of other meters are ignored (default: the first one read)",
-           "--system-title", per_meter=True),
+           "--system-title", per_meter=True,
+           own=True),
     # decoding
     Option("decoding", "layer", "choice", "auto", "link layer: recognise it, M-Bus, HDLC, P1",
            "--layer", choices=("auto", "mbus", "hdlc", "raw", "dsmr"), per_meter=True),
@@ -301,12 +310,15 @@ OPTIONS: Final[tuple[Option, ...]] = (
     # daemon
     Option("daemon", "log_level", "choice", "info", "log level", "--log-level", choices=_LEVELS),
     Option("daemon", "name", "str", None, "meter name (its MQTT topic level)", "--name",
-           per_meter=True),
+           per_meter=True,
+           own=True),
     Option("daemon", "once", "bool", False, "stop after the first reading", "--once"),
     Option("daemon", "record", "str", None, "append the raw bytes received to this file",
-           "--record", per_meter=True),
+           "--record", per_meter=True,
+           own=True),
     Option("daemon", "replay", "str", None, "read a capture file (- for stdin) instead of a port",
-           "--replay", per_meter=True),
+           "--replay", per_meter=True,
+           own=True),
     Option("daemon", "replay_hex", "bool", False, "the capture is hex text", "--hex",
            per_meter=True),
     Option("daemon", "realtime", "bool", False, "replay at the meter's pace", "--realtime"),
