@@ -17,6 +17,9 @@ from cosem_reader.app.config import (
     load_settings,
     render_settings,
 )
+from cosem_reader.app.option_docs import option_table, with_option_tables
+from cosem_reader.app.option_values import convert
+from cosem_reader.app.options import Layer, Option, Origin
 from cosem_reader.errors import ConfigError
 from cosem_reader.output.mqtt import MqttSettings
 
@@ -68,7 +71,8 @@ class TestPrecedence:
         assert load_settings(str(config), {}, env=env).meters[0].serial.baudrate == 4800
         settings = load_settings(str(config), {"baudrate": "1200"}, env=env)
         assert settings.meters[0].serial.baudrate == 1200
-        assert settings.origins["serial.baudrate"] == "flag --baudrate"
+        assert settings.origins["serial.baudrate"] == Origin(Layer.FLAG, "--baudrate")
+        assert str(settings.origins["serial.baudrate"]) == "flag --baudrate"
 
     def test_section_style_env_names(self) -> None:
         """COSEM_READER_<SECTION>_<KEY> works for every option."""
@@ -188,6 +192,54 @@ class TestProblems:
             load_settings(None, {"port": "/dev/a", "timezone": "Mars/Olympus"}, env={})
 
 
+class TestMqttRanges:
+    """The [mqtt] ranges, checked once by the option declarations (MqttSettings has none)."""
+
+    @pytest.mark.parametrize(
+        ("line", "key"),
+        [
+            ('url = "http://broker"', "mqtt.url"),
+            ('url = "mqtt://"', "mqtt.url"),
+            ('protocol = "6"', "mqtt.protocol"),
+            ("qos = 3", "mqtt.qos"),
+            ('topic_identifier = "obis"', "mqtt.topic_identifier"),
+            ('date_time_format = "unix"', "mqtt.date_time_format"),
+            ('invalid_characters = "[a-"', "mqtt.invalid_characters"),
+            ("publish_at_seconds = [0, 60]", "mqtt.publish_at_seconds"),
+            ("publish_at_minutes = [-1]", "mqtt.publish_at_minutes"),
+            ("queue_size = 0", "mqtt.queue_size"),
+            ('topic_base = "meters/#"', "mqtt.topic_base"),
+            ('topic_base = "meters//x"', "mqtt.topic_base"),
+            ("port = 70000", "mqtt.port"),
+            ('host = ""', "mqtt.host"),
+            ('discovery_prefix = "ha/+"', "mqtt.discovery_prefix"),
+            ("min_interval = -1", "mqtt.min_interval"),
+            ("spool_max_mb = 0", "mqtt.spool_max_mb"),
+            # The option's minimum (5 s) is the one schema; MqttSettings' own said 1.
+            ("keepalive = 4", "mqtt.keepalive"),
+            ("reconnect_min_delay = 40", "mqtt.reconnect_min_delay"),
+        ],
+    )
+    def test_bad_settings_name_the_key(self, tmp_path: Path, line: str, key: str) -> None:
+        """One line naming the key and the file, for each value the publisher cannot use."""
+        config = write(tmp_path / "c.toml", SERIAL + f"[mqtt]\n{line}\n")
+        with pytest.raises(ConfigProblems) as excinfo:
+            load_settings(str(config), {}, env={})
+        (problem,) = problems(excinfo)
+        assert problem.startswith(f"{key}: "), problem
+        assert f"(in {config})" in problem
+
+    def test_a_meters_topic_base_is_checked_too(self, tmp_path: Path) -> None:
+        """A [[meter]] topic_base with a wildcard was published to before; now it is refused."""
+        config = write(tmp_path / "c.toml", '[[meter]]\nport = "/dev/a"\ntopic_base = "m/#"\n')
+        with pytest.raises(ConfigProblems, match=r"meter\[0\]\.topic_base: 'm/#' is not a valid"):
+            load_settings(str(config), {}, env={})
+
+    def test_library_settings_carry_types_only(self) -> None:
+        """MqttSettings built directly is a plain dataclass: the daemon's config validates."""
+        assert MqttSettings(qos=3).qos == 3
+
+
 class TestMeters:
     def test_several_meters(self, tmp_path: Path) -> None:
         """[[meter]] tables: each its own port, key and topic base; top-level values shared."""
@@ -211,6 +263,14 @@ class TestMeters:
                        '[[meter]]\nname = "b"\nport = "/dev/b"\n')
         with pytest.raises(ConfigProblems, match=r"--port sets serial\.port for one meter"):
             load_settings(str(config), {"port": "/dev/c"}, env={})
+
+    def test_a_shared_option_of_the_same_key_is_not_one_meters(self, tmp_path: Path) -> None:
+        """COSEM_READER_MQTT_PORT is the broker's port, not a meter's serial port."""
+        config = write(tmp_path / "c.toml", '[[meter]]\nname = "a"\nport = "/dev/a"\n'
+                       '[[meter]]\nname = "b"\nport = "/dev/b"\n')
+        settings = load_settings(str(config), {}, env={"COSEM_READER_MQTT_PORT": "1884"})
+        assert settings.mqtt.port == 1884
+        assert [meter.serial.port for meter in settings.meters] == ["/dev/a", "/dev/b"]
 
     def test_meters_need_names(self, tmp_path: Path) -> None:
         """Two meters without names would share topics."""
@@ -303,6 +363,17 @@ def test_every_option_is_documented() -> None:
         assert f"`{option.env_names[0]}`" in docs, option.name
 
 
+def test_option_tables_are_rendered_from_the_declarations() -> None:
+    """Each section's table in docs/daemon.md is what OPTIONS renders, row for row.
+
+    Regenerate with ``python -m cosem_reader.app.option_docs docs/daemon.md``.
+    """
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "daemon.md").read_text("utf-8")
+    for section in dict.fromkeys(option.section for option in OPTIONS):
+        assert f"### [{section}]\n\n{option_table(section)}" in docs, section
+    assert with_option_tables(docs) == docs
+
+
 class TestLayoutsAndScalers:
     def test_layouts_and_scalers_from_the_file(self, tmp_path: Path) -> None:
         """[[layout]] names an OBIS-less list, [scalers] scales registers sent without one."""
@@ -337,3 +408,19 @@ class TestLayoutsAndScalers:
         with pytest.raises(ConfigProblems) as excinfo:
             load_settings(str(path), {}, env={})
         assert any(message in line for line in problems(excinfo)), problems(excinfo)
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.default not in (None, ())],
+                         ids=lambda option: option.name)
+def test_every_default_passes_its_own_option(option: Option) -> None:
+    """The one schema agrees with itself: each default is in its option's type, range, check."""
+    assert convert(option, option.default) == option.default
+
+
+def test_origins_are_data() -> None:
+    """Where a value came from, as check and problem lines name it; a higher layer wins."""
+    origin = Origin(Layer.ENV, "COSEM_READER_PORT")
+    assert (str(origin), origin.where) == ("env COSEM_READER_PORT", "from COSEM_READER_PORT")
+    assert Origin(Layer.FILE, "/etc/c.toml").where == "in /etc/c.toml"
+    assert str(Origin(Layer.DEFAULT)) == "default"
+    assert Layer.DEFAULT < Layer.FILE < Layer.ENV < Layer.FLAG

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cosem_reader.app.captures import parse_hex_text
-from cosem_reader.app.config import SerialSettings
 from cosem_reader.app.sources import (
     CaptureSource,
     Item,
     Recorder,
+    SerialSettings,
     SerialSource,
     SourceEvent,
     StreamSource,
@@ -248,3 +250,15 @@ def test_recorder_unwritable(tmp_path: Path) -> None:
     """A recording in a missing directory is a SourceError with a hint."""
     with pytest.raises(SourceError, match="cannot write the recording"):
         Recorder(tmp_path / "missing" / "rec.bin")
+
+
+def test_the_serial_source_needs_no_daemon_or_publisher_settings() -> None:
+    """sources carries its own SerialSettings: importing it loads neither app/config nor MQTT."""
+    code = (
+        "import sys, cosem_reader.app.sources;"
+        " print([m for m in ('cosem_reader.app.config', 'cosem_reader.app.settings',"
+        " 'cosem_reader.output.mqtt') if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"

@@ -495,17 +495,6 @@ def test_url_sets_host_port_tls_and_credentials() -> None:
     [
         ({"url": "http://broker"}, "mqtt.url"),
         ({"url": "mqtt://"}, "mqtt.url"),
-        ({"protocol": "4"}, "mqtt.protocol"),
-        ({"qos": 3}, "mqtt.qos"),
-        ({"topic_identifier": "obis"}, "mqtt.topic_identifier"),
-        ({"date_time_format": "unix"}, "mqtt.date_time_format"),
-        ({"invalid_characters": "[a-"}, "mqtt.invalid_characters"),
-        ({"publish_at_seconds": (0, 60)}, "mqtt.publish_at_seconds"),
-        ({"publish_at_minutes": (-1,)}, "mqtt.publish_at_minutes"),
-        ({"queue_size": 0}, "mqtt.queue_size"),
-        ({"topic_base": "meters/#"}, "mqtt.topic_base"),
-        ({"topic_base": "meters//x"}, "mqtt.topic_base"),
-        ({"port": 70000}, "mqtt.port"),
     ],
 )
 def test_bad_settings_name_the_key(options: dict[str, Any], key: str) -> None:

@@ -36,13 +36,13 @@ from typing import BinaryIO, Literal
 import serial
 
 from cosem_reader.app.captures import parse_hex_text, read_capture_file
-from cosem_reader.app.config import SerialSettings
 from cosem_reader.errors import ConfigError, SourceError
 
 __all__ = [
     "ByteSource",
     "CaptureSource",
     "Recorder",
+    "SerialSettings",
     "SerialSource",
     "SourceEvent",
     "StreamSource",
@@ -80,6 +80,20 @@ class SourceEvent:
 
 
 Item = bytes | SourceEvent
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """How to open a serial port (or pyserial URL); app/config builds it from the options."""
+
+    port: str | None
+    baudrate: int = 2400
+    bytesize: int = 8
+    parity: str = "none"
+    stopbits: float = 1.0
+    stall_timeout: float = 60.0
+    exclusive: bool = True
+    reopen_max_delay: float = 30.0
 
 
 class ByteSource:

@@ -99,7 +99,6 @@ logger = logging.getLogger(__name__)
 #: ``epoch`` seconds, ``js`` milliseconds since the epoch, ``iso`` ISO 8601 with the
 #: meter's UTC offset, ``iso-local`` ISO 8601 in this machine's time zone.
 DATE_TIME_FORMATS = ("epoch", "iso", "js", "iso-local")
-_PROTOCOLS = ("3.1.1", "5")
 _SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
 _UMLAUTS = str.maketrans(
     {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
@@ -116,8 +115,11 @@ class MqttSettings:
     """The ``[mqtt]`` settings of one meter.
 
     ``url`` (``mqtt[s]://[user:pass@]host[:port]``), when given, sets ``host``,
-    ``port``, ``tls`` and, where it names them, ``username`` and ``password``.
-    Raises :class:`ConfigError` for a value out of range, naming the key.
+    ``port``, ``tls`` and, where it names them, ``username`` and ``password``
+    (a URL it cannot read is a :class:`ConfigError` naming ``mqtt.url``).  The ranges
+    and choices are checked once, by the option declarations of
+    :mod:`cosem_reader.app.options` when the daemon's config builds these settings; a
+    library user building them directly gets the field types only.
     """
 
     enabled: bool = False
@@ -169,60 +171,6 @@ class MqttSettings:
                 object.__setattr__(self, "username", username)
             if password is not None:
                 object.__setattr__(self, "password", password)
-        self._validate()
-
-    def _validate(self) -> None:
-        def bad(key: str, problem: str, hint: str) -> ConfigError:
-            return ConfigError(f"mqtt.{key}: {problem}", hint=hint)
-
-        if not self.host:
-            raise bad("host", "is empty", "name the broker, e.g. localhost")
-        if self.port is not None and not 1 <= self.port <= 65535:
-            raise bad("port", f"{self.port} is not a TCP port", "use 1..65535 (1883, 8883 TLS)")
-        if self.protocol not in _PROTOCOLS:
-            raise bad("protocol", f"{self.protocol!r} is unknown", 'use "3.1.1" or "5"')
-        if self.qos not in (0, 1, 2):
-            raise bad("qos", f"{self.qos} is not a QoS level", "use 0, 1 or 2")
-        if self.topic_identifier not in ("code", "name"):
-            raise bad("topic_identifier", f"{self.topic_identifier!r}", 'use "code" or "name"')
-        if self.date_time_format not in DATE_TIME_FORMATS:
-            raise bad(
-                "date_time_format",
-                f"{self.date_time_format!r}",
-                "use " + ", ".join(DATE_TIME_FORMATS),
-            )
-        try:
-            re.compile(self.invalid_characters)
-        except re.error as error:
-            raise bad("invalid_characters", f"not a regular expression ({error})", "") from None
-        for key, values in (
-            ("publish_at_seconds", self.publish_at_seconds),
-            ("publish_at_minutes", self.publish_at_minutes),
-        ):
-            for value in values:
-                if not 0 <= value <= 59:
-                    raise bad(key, f"{value} is outside 0..59", "list values 0..59, e.g. [0, 30]")
-        if self.min_interval < 0:
-            raise bad("min_interval", "is negative", "give seconds, 0 = every reading")
-        if self.queue_size < 1:
-            raise bad("queue_size", f"{self.queue_size}", "keep at least 1 reading")
-        if self.spool_max_mb < 1:
-            raise bad("spool_max_mb", f"{self.spool_max_mb}", "give megabytes, e.g. 50")
-        if self.keepalive < 1:
-            raise bad("keepalive", f"{self.keepalive}", "give seconds, e.g. 60")
-        if not 0 < self.reconnect_min_delay <= self.reconnect_max_delay:
-            raise bad("reconnect_min_delay", "must be > 0 and <= reconnect_max_delay", "")
-        for key, topic in (
-            ("topic_base", self.topic_base),
-            ("discovery_prefix", self.discovery_prefix),
-        ):
-            levels = topic.split("/")
-            if not topic or any(not level or _NEVER_IN_LEVEL.search(level) for level in levels):
-                raise bad(
-                    key,
-                    f"{topic!r} is not a valid topic",
-                    "no empty level, no +, #, NUL or control characters",
-                )
 
     @property
     def effective_port(self) -> int:
