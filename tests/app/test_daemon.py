@@ -128,6 +128,12 @@ class TestSerial:
         assert daemon.wait() == 69
         assert any("cannot open serial port" in line for line in daemon.stderr), daemon.output()
 
+    def test_once_with_a_missing_port_named_capture_exits_69(self, tmp_path: Path) -> None:
+        """A port is no capture file, whatever its name holds (it once ended with 66)."""
+        daemon = Daemon(["--port", str(tmp_path / "capture"), "--key", KEY.hex(), "--once"])
+        assert daemon.wait() == 69
+        assert any("cannot open serial port" in line for line in daemon.stderr), daemon.output()
+
     def test_stall_is_reported_once_and_recovers(self, meter: PtyMeter) -> None:
         """A silent port is reported once per silence, then reading resumes by itself."""
         daemon = Daemon(["--port", str(meter.path), "--key", KEY.hex(), "--stall-timeout", "1"])
@@ -233,6 +239,29 @@ class TestReplay:
         daemon = Daemon(["--replay", str(tmp_path / "missing.bin"), "--key", KEY.hex()])
         assert daemon.wait() == 66
         assert any("does not exist" in line for line in daemon.stderr), daemon.output()
+
+    def test_bad_hex_in_a_replay_exits_66(self, tmp_path: Path) -> None:
+        """Hex text that is not hex is unusable input (66) whatever the file is called.
+
+        The code was chosen by the word "capture" in the message, so a file named
+        otherwise ended with 69, the code of a port that cannot be opened.
+        """
+        replay = tmp_path / "meter.hex"
+        replay.write_text("68 FA FA 68 5G\n", "ascii")
+        daemon = Daemon(["--replay", str(replay), "--hex", "--key", KEY.hex()])
+        assert daemon.wait() == 66
+        assert any("not hex" in line for line in daemon.stderr), daemon.output()
+
+    def test_an_unwritable_recording_exits_69_whatever_its_name(self, tmp_path: Path) -> None:
+        """A recording that cannot be written is no missing input, even named capture.bin."""
+        capture = tmp_path / "capture.bin"
+        capture.write_bytes(push(0))
+        record = tmp_path / "absent" / "capture.bin"
+        daemon = Daemon(["--replay", str(capture), "--record", str(record), "--key", KEY.hex()])
+        assert daemon.wait() == 69
+        assert any("cannot write the recording" in line for line in daemon.stderr), (
+            daemon.output()
+        )
 
     def test_line_format_on_request(self, tmp_path: Path) -> None:
         """--format line prints one short line per reading with units."""

@@ -49,6 +49,17 @@ from cosem_reader.app.config import (
     render_settings,
 )
 from cosem_reader.app.config_import import add_import_command
+from cosem_reader.app.exit_codes import (
+    EX_CONFIG,
+    EX_DATAERR,
+    EX_NOINPUT,
+    EX_OK,
+    EX_SOFTWARE,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+    exit_code_for,
+    most_severe,
+)
 from cosem_reader.app.sources import (
     ByteSource,
     CaptureSource,
@@ -100,13 +111,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cosem_reader.app.daemon")
 trace = logging.getLogger("cosem_reader.trace")
-
-EX_OK = 0
-EX_DATAERR = 65
-EX_NOINPUT = 66
-EX_UNAVAILABLE = 69
-EX_SOFTWARE = 70
-EX_CONFIG = 78
 
 #: ``--trace`` names and the debug switches each one turns on.
 TRACE_LAYERS: dict[str, tuple[str, ...]] = {
@@ -486,12 +490,10 @@ class MeterRunner:
         """The thread's body: never lets an exception escape silently."""
         try:
             self.exit_code = self._run()
-        except SourceError as error:
-            log.error("%s%s", self.label, error)
-            self.exit_code = EX_NOINPUT if "capture" in error.message else EX_UNAVAILABLE
-        except ConfigError as error:
-            log.error("%sconfig error: %s", self.label, error)
-            self.exit_code = EX_CONFIG
+        except (SourceError, ConfigError) as error:
+            what = "config error: " if isinstance(error, ConfigError) else ""
+            log.error("%s%s%s", self.label, what, error)
+            self.exit_code = exit_code_for(error)
         except Exception:
             log.exception("%sunexpected error; please report it with the log above",
                           self.label)
@@ -835,11 +837,7 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
                 except Exception:
                     log.exception("%sstopping the MQTT publisher failed", runner.label)
         _restore_signal_handlers(signals)
-    codes = [runner.exit_code for runner in runners]
-    for preferred in (EX_SOFTWARE, EX_CONFIG, EX_NOINPUT, EX_UNAVAILABLE, EX_DATAERR):
-        if preferred in codes:
-            return preferred
-    return EX_OK
+    return most_severe(runner.exit_code for runner in runners)
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
@@ -935,7 +933,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _config_usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     def usage(_args: argparse.Namespace) -> int:
         parser.print_help(sys.stderr)
-        return 64
+        return EX_USAGE
 
     return usage
 
