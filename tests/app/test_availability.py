@@ -14,7 +14,7 @@ def test_a_push_the_key_cannot_open_is_a_wrong_key_whatever_it_says() -> None:
 
 def test_a_security_error_that_mentions_a_key_is_no_wrong_key() -> None:
     """The decoder's refusal of a plain DSMR telegram names the authentication key; the
-    availability said "wrong key" for it, which sent users to re-enter a right key."""
+    availability said "wrong key" for it, though no key is wrong."""
     error = SecurityError(
         "a plain DSMR telegram arrived, but an authentication key is set: "
         "only authenticated telegrams count"

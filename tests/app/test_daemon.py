@@ -25,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cosem_reader.app.daemon import RedactingFilter, configure_logging
 from tests.support.broker import Broker, broker_fixture  # noqa: F401  (the fixture)
 from tests.support.daemon import KEY, SYSTEM_TITLE, WRONG_KEY, Daemon, push, run_python
+from tests.support.dsmr_telegrams import telegram
 from tests.support.pty_meter import PtyMeter
 
 FRAME_COUNTER = re.compile(r'"frame_counter": (\d+)')
@@ -430,6 +431,21 @@ class TestMqtt:
             retained = subscribe_once(broker, "wk/main/availability")
             assert retained == b"offline"
             assert daemon.process.poll() is None
+        finally:
+            assert daemon.stop() == 0
+
+    def test_a_refused_plain_telegram_is_not_called_a_wrong_key(
+        self, meter: PtyMeter, broker: Broker
+    ) -> None:
+        """With an authentication key a plain DSMR telegram is refused; the meter went
+        offline as "wrong key" because the message names the key, though no key is wrong."""
+        daemon = Daemon(["--port", str(meter.path), "--auth-key", KEY.hex(), "--layer", "dsmr",
+                         "--mqtt-url", broker.url, "--topic-base", "pt", "--name", "p1"])
+        try:
+            daemon.wait_for_stderr("reading serial port")
+            meter.write(telegram("ISK5\\2M550T-1012", ["1-0:1.8.1(000001.000*kWh)"]))
+            daemon.wait_for_stderr("offline: a plain DSMR telegram arrived")
+            assert not any("wrong key" in line for line in daemon.stderr), daemon.output()
         finally:
             assert daemon.stop() == 0
 
