@@ -10,6 +10,7 @@
     ├── CosemError        readings: OBIS codes, scaler/unit, date-time
     ├── ConfigError       configuration: files, flags, environment (also a key in the wrong form)
     └── SourceError       I/O: serial port, capture file, MQTT broker
+        └── CaptureError  a capture file (or standard input) that cannot be read as one
 
 Each carries ``offset`` (the byte position in that layer's input, where it
 applies) and, for A-XDR, the ASN.1 ``path``.  The parse errors also subclass
@@ -124,3 +125,7 @@ class SourceError(CosemReaderError, OSError):
     """A byte source or sink (serial port, file, MQTT broker) failed."""
 
     layer = "source"
+
+
+class CaptureError(SourceError):
+    """A capture (file or standard input) is missing, unreadable or not in the form given."""

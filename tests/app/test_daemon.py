@@ -25,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cosem_reader.app.daemon import RedactingFilter, configure_logging
 from tests.support.broker import Broker, broker_fixture  # noqa: F401  (the fixture)
 from tests.support.daemon import KEY, SYSTEM_TITLE, WRONG_KEY, Daemon, push, run_python
+from tests.support.dsmr_telegrams import telegram
 from tests.support.pty_meter import PtyMeter
 
 FRAME_COUNTER = re.compile(r'"frame_counter": (\d+)')
@@ -125,6 +126,12 @@ class TestSerial:
     def test_once_with_missing_port_exits_69(self, tmp_path: Path) -> None:
         """With --once the first failure to open is final: exit code 69 and the reason."""
         daemon = Daemon(["--port", str(tmp_path / "nothing"), "--key", KEY.hex(), "--once"])
+        assert daemon.wait() == 69
+        assert any("cannot open serial port" in line for line in daemon.stderr), daemon.output()
+
+    def test_once_with_a_missing_port_named_capture_exits_69(self, tmp_path: Path) -> None:
+        """A port is no capture file, whatever its name holds (it once ended with 66)."""
+        daemon = Daemon(["--port", str(tmp_path / "capture"), "--key", KEY.hex(), "--once"])
         assert daemon.wait() == 69
         assert any("cannot open serial port" in line for line in daemon.stderr), daemon.output()
 
@@ -233,6 +240,29 @@ class TestReplay:
         daemon = Daemon(["--replay", str(tmp_path / "missing.bin"), "--key", KEY.hex()])
         assert daemon.wait() == 66
         assert any("does not exist" in line for line in daemon.stderr), daemon.output()
+
+    def test_bad_hex_in_a_replay_exits_66(self, tmp_path: Path) -> None:
+        """Hex text that is not hex is unusable input (66) whatever the file is called.
+
+        The code was chosen by the word "capture" in the message, so a file named
+        otherwise ended with 69, the code of a port that cannot be opened.
+        """
+        replay = tmp_path / "meter.hex"
+        replay.write_text("68 FA FA 68 5G\n", "ascii")
+        daemon = Daemon(["--replay", str(replay), "--hex", "--key", KEY.hex()])
+        assert daemon.wait() == 66
+        assert any("not hex" in line for line in daemon.stderr), daemon.output()
+
+    def test_an_unwritable_recording_exits_69_whatever_its_name(self, tmp_path: Path) -> None:
+        """A recording that cannot be written is no missing input, even named capture.bin."""
+        capture = tmp_path / "capture.bin"
+        capture.write_bytes(push(0))
+        record = tmp_path / "absent" / "capture.bin"
+        daemon = Daemon(["--replay", str(capture), "--record", str(record), "--key", KEY.hex()])
+        assert daemon.wait() == 69
+        assert any("cannot write the recording" in line for line in daemon.stderr), (
+            daemon.output()
+        )
 
     def test_line_format_on_request(self, tmp_path: Path) -> None:
         """--format line prints one short line per reading with units."""
@@ -401,6 +431,21 @@ class TestMqtt:
             retained = subscribe_once(broker, "wk/main/availability")
             assert retained == b"offline"
             assert daemon.process.poll() is None
+        finally:
+            assert daemon.stop() == 0
+
+    def test_a_refused_plain_telegram_is_not_called_a_wrong_key(
+        self, meter: PtyMeter, broker: Broker
+    ) -> None:
+        """With an authentication key a plain DSMR telegram is refused; the meter went
+        offline as "wrong key" because the message names the key, though no key is wrong."""
+        daemon = Daemon(["--port", str(meter.path), "--auth-key", KEY.hex(), "--layer", "dsmr",
+                         "--mqtt-url", broker.url, "--topic-base", "pt", "--name", "p1"])
+        try:
+            daemon.wait_for_stderr("reading serial port")
+            meter.write(telegram("ISK5\\2M550T-1012", ["1-0:1.8.1(000001.000*kWh)"]))
+            daemon.wait_for_stderr("offline: a plain DSMR telegram arrived")
+            assert not any("wrong key" in line for line in daemon.stderr), daemon.output()
         finally:
             assert daemon.stop() == 0
 

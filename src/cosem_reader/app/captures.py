@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from cosem_reader.errors import SourceError
+from cosem_reader.errors import CaptureError
 
 __all__ = [
     "CHUNK_SIZE",
@@ -31,12 +31,12 @@ def parse_hex_text(text: str, source: str) -> bytes:
     digits = _HEX_IGNORED.sub("", text)
     bad = re.search(r"[^0-9A-Fa-f]", digits)
     if bad:
-        raise SourceError(
+        raise CaptureError(
             f"{source} is not hex: character {bad.group()!r} at digit {bad.start() + 1}",
             hint="drop --hex for a binary capture",
         )
     if len(digits) % 2:
-        raise SourceError(
+        raise CaptureError(
             f"{source} has an odd number of hex digits ({len(digits)})",
             hint="a byte is two hex digits; the capture may be cut off",
         )
@@ -44,16 +44,16 @@ def parse_hex_text(text: str, source: str) -> bytes:
 
 
 def read_capture_file(path: str | Path, *, as_hex: bool = False, flag: str = "the path") -> bytes:
-    """A capture file's bytes; one-line :class:`SourceError` when it cannot be read."""
+    """A capture file's bytes; one-line :class:`CaptureError` when it cannot be read."""
     file = Path(path)
     try:
         data = file.read_bytes()
     except FileNotFoundError:
-        raise SourceError(f"capture file {file} does not exist", hint=f"check {flag}") from None
+        raise CaptureError(f"capture file {file} does not exist", hint=f"check {flag}") from None
     except IsADirectoryError:
-        raise SourceError(f"{file} is a directory, not a capture file") from None
+        raise CaptureError(f"{file} is a directory, not a capture file") from None
     except OSError as error:
-        raise SourceError(f"cannot read capture file {file}: {error.strerror}") from None
+        raise CaptureError(f"cannot read capture file {file}: {error.strerror}") from None
     if as_hex:
         return parse_hex_text(data.decode("ascii", errors="replace"), str(file))
     return data
@@ -102,11 +102,11 @@ class HexTextReader:
         return self._convert(text[:cut])
 
     def flush(self) -> bytes:
-        """The end of the text: its last bytes; :class:`SourceError` if a digit is left over."""
+        """The end of the text: its last bytes; :class:`CaptureError` if a digit is left over."""
         data = self._convert(self._pending)
         self._pending = ""
         if self._odd:
-            raise SourceError(
+            raise CaptureError(
                 f"{self.source} has an odd number of hex digits ({self._digits})",
                 hint="a byte is two hex digits; the capture may be cut off",
             )
@@ -116,7 +116,7 @@ class HexTextReader:
         digits = _HEX_IGNORED.sub("", text)
         bad = re.search(r"[^0-9A-Fa-f]", digits)
         if bad:
-            raise SourceError(
+            raise CaptureError(
                 f"{self.source} is not hex: character {bad.group()!r}"
                 f" at digit {self._digits + bad.start() + 1}",
                 hint="drop --hex for a binary capture",
@@ -135,7 +135,7 @@ def capture_chunks(
 
     Standard input yields whatever has arrived (a live port piped in comes out push
     by push); a file comes in ``chunk_size`` pieces.  Hex text without ``as_hex`` is
-    a :class:`SourceError` that says to add ``--hex``.
+    a :class:`CaptureError` that says to add ``--hex``.
     """
     source = "standard input" if path == "-" else path
     raw = _raw_chunks(path, chunk_size)
@@ -163,7 +163,7 @@ def capture_chunks(
 
 def _refuse_hex_text(start: bytes, source: str) -> None:
     if looks_like_hex_text(start[:_SNIFF_SIZE]):
-        raise SourceError(f"{source} is hex text, not the meter's bytes", hint="add --hex")
+        raise CaptureError(f"{source} is hex text, not the meter's bytes", hint="add --hex")
 
 
 def _raw_chunks(path: str, chunk_size: int) -> Iterator[bytes]:
@@ -178,17 +178,17 @@ def _raw_chunks(path: str, chunk_size: int) -> Iterator[bytes]:
     try:
         stream = file.open("rb")
     except FileNotFoundError:
-        raise SourceError(f"capture file {file} does not exist", hint="check the path") from None
+        raise CaptureError(f"capture file {file} does not exist", hint="check the path") from None
     except IsADirectoryError:
-        raise SourceError(f"{file} is a directory, not a capture file") from None
+        raise CaptureError(f"{file} is a directory, not a capture file") from None
     except OSError as error:
-        raise SourceError(f"cannot read capture file {file}: {error.strerror}") from None
+        raise CaptureError(f"cannot read capture file {file}: {error.strerror}") from None
     with stream:
         while True:
             try:
                 chunk = stream.read(chunk_size)
             except OSError as error:
-                raise SourceError(f"cannot read capture file {file}: {error.strerror}") from None
+                raise CaptureError(f"cannot read capture file {file}: {error.strerror}") from None
             if not chunk:
                 return
             yield chunk

@@ -17,12 +17,19 @@ from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
+from cosem_reader.app.exit_codes import (
+    EX_DATAERR,
+    EX_INTERRUPTED,
+    EX_OK,
+    EX_USAGE,
+    exit_code_for,
+)
 from cosem_reader.errors import (
+    CaptureError,
     ConfigError,
     CosemReaderError,
     FrameError,
     SegmentError,
-    SourceError,
 )
 
 if TYPE_CHECKING:
@@ -32,14 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 log = logging.getLogger("cosem_reader")
-
-EX_OK = 0
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_NOINPUT = 66
-EX_UNAVAILABLE = 69
-EX_SOFTWARE = 70
-EX_CONFIG = 78
 
 #: FLAG manufacturer ids seen in system titles, for a friendlier header line.
 MANUFACTURERS = {
@@ -281,7 +280,7 @@ def run_decode(args: argparse.Namespace) -> int:
         size += len(chunk)
         output.take(decoder.feed(chunk))
     if size == 0:
-        raise SourceError(f"{source} is empty")
+        raise CaptureError(f"{source} is empty")
     output.take(decoder.flush())
     errors.finish()
     decoded = output.notifications + output.ciphered_without_key
@@ -441,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         sys.stdout.flush()
     except KeyboardInterrupt:
-        return 130
+        return EX_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`cosem-reader decode … | head`): stop quietly, and keep
         # Python from complaining again when it flushes stdout at exit.
@@ -451,17 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"cosem-reader: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code_for(error)
     return code
-
-
-def _exit_code(error: CosemReaderError) -> int:
-    if isinstance(error, ConfigError):
-        return EX_CONFIG
-    if isinstance(error, SourceError):
-        # decode only reads captures: a missing, unreadable or garbled one is "no input"
-        return EX_NOINPUT
-    return EX_DATAERR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from cosem_reader.app.exit_codes import EX_CONFIG, EX_NOINPUT, EX_OK
 from cosem_reader.errors import ConfigError
 
 __all__ = [
@@ -348,7 +349,7 @@ def run_config_import(args: argparse.Namespace) -> int:
             "original's config/default.json5",
             file=sys.stderr,
         )
-        return 66
+        return EX_NOINPUT
     try:
         result = import_config(parse_original(text, str(source)), source.name)
         if args.output:
@@ -357,10 +358,10 @@ def run_config_import(args: argparse.Namespace) -> int:
             sys.stdout.write(result.toml)
     except ConfigError as error:
         print(f"cosem-reader: config error: {error}", file=sys.stderr)
-        return 78
+        return EX_CONFIG
     for note in result.notes:
         print(f"cosem-reader: note: {note}", file=sys.stderr)
-    return 0
+    return EX_OK
 
 
 def _write(path: Path, text: str, force: bool) -> None:

@@ -420,7 +420,6 @@ class MqttPublisher:
         self._spool_file: Spool | None = open_spool(settings.spool, settings.spool_max_mb)
         self._spool: MeterSpool | None = None  # once the meter id is known
         self._available = True
-        self._available_reason: str | None = None
         self._connected = False
         self._started = False
         self._stopping = False
@@ -509,7 +508,6 @@ class MqttPublisher:
         with self._lock:
             changed = online != self._available
             self._available = online
-            self._available_reason = reason
             if not changed:
                 return
             topic = self.availability_topic

@@ -1,0 +1,129 @@
+"""How often the daemon speaks about a problem, and when it has read enough.
+
+A wrong key or a neighbour's meter repeats with every push: each kind of problem
+(per cause, per system title) is logged at most once per ``error_log_interval``,
+with a count of what was held back.  The ``debug.stop_after_*`` counters and
+``--once`` say when a runner stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from cosem_reader.app.config import Settings
+from cosem_reader.cosem.plausibility import Withheld
+from cosem_reader.errors import CosemReaderError, FrameError, SecurityError, SegmentError
+from cosem_reader.security.authentication import RejectedPushError, describe_title
+from cosem_reader.security.ciphering import CipheredApdu
+
+__all__ = ["ProblemLog", "RateLimit", "StopLimits", "error_kind"]
+
+log = logging.getLogger(__name__)
+
+_NUMBERS = re.compile(r"[0-9A-Fa-f]{4,}|\d+")
+
+
+def error_kind(error: CosemReaderError) -> str:
+    """Errors that differ only in numbers (offsets, counters) are one kind."""
+    return f"{type(error).__name__}:{_NUMBERS.sub('#', error.message)}"
+
+
+class RateLimit:
+    """Logs one kind of recurring problem at most once per interval, with a count."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def log(self, level: int, kind: str, message: str) -> None:
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            return
+        count = self._suppressed.pop(kind, 0)
+        if count:
+            message += f" ({count} more since the last message)"
+        self._last[kind] = now
+        log.log(level, "%s", message)
+
+
+class ProblemLog:
+    """The lines about one meter's problems, each kind rate-limited."""
+
+    def __init__(self, interval: float, label: str) -> None:
+        self.label = label
+        self._limit = RateLimit(interval)
+
+    def no_key(self, ciphered: CipheredApdu) -> None:
+        title = ciphered.system_title.hex().upper() if ciphered.system_title else "?"
+        self._limit.log(
+            logging.ERROR, "no-key",
+            f"{self.label}the meter (system title {title}) ciphers its pushes and no key"
+            " was given; set --key, key_file or COSEM_READER_KEY (32 hex digits from your"
+            " grid operator)",
+        )
+
+    def foreign(self, title: bytes, own: bytes | None, count: int) -> None:
+        self._limit.log(
+            logging.WARNING, f"foreign:{title.hex()}",
+            f"{self.label}ignored a push of another meter (system title {describe_title(title)});"
+            f" this meter is {describe_title(own)} ({count} such"
+            " pushes so far); set system_title if that is the wrong one",
+        )
+
+    def withheld(self, item: Withheld) -> None:
+        self._limit.log(logging.WARNING, f"withheld:{item.reading.key}:{item.cause}",
+                        f"{self.label}{item.reason}")
+
+    def error(self, error: CosemReaderError, *, cut_expected: bool) -> None:
+        """``cut_expected``: a push cut by opening the port or by the end of a capture."""
+        if isinstance(error, RejectedPushError) and error.cause != "key":
+            self._limit.log(logging.WARNING, f"rejected:{error.cause}:"
+                            f"{describe_title(error.system_title)}", f"{self.label}{error}")
+        elif isinstance(error, SecurityError):
+            title = error.system_title if isinstance(error, RejectedPushError) else None
+            self._limit.log(logging.ERROR, f"SecurityError:{describe_title(title)}",
+                            f"{self.label}{error}")
+        elif isinstance(error, FrameError | SegmentError) and cut_expected:
+            # The first push after opening is usually cut (the port opened mid-push),
+            # and a capture may end inside one: expected, not worth a warning.
+            log.info("%sincomplete push ignored: %s", self.label, error)
+        else:
+            self._limit.log(logging.WARNING, error_kind(error),
+                            f"{self.label}{error.layer} error: {error}")
+
+
+class StopLimits:
+    """``debug.stop_after_bytes/telegrams/apdus`` and ``--once``: when a runner stops."""
+
+    def __init__(self, settings: Settings, label: str) -> None:
+        self.debug = settings.debug
+        self.once = settings.once
+        self.label = label
+
+    def cut(self, chunk: bytes, read: int) -> bytes:
+        """``chunk`` without what lies beyond ``stop_after_bytes`` (``read`` bytes so far)."""
+        limit = self.debug.stop_after_bytes
+        if limit and read + len(chunk) > limit:
+            return chunk[: limit - read]
+        return chunk
+
+    def reached(self, read: int, frames: int, apdus: int, *, done: bool) -> bool:
+        """Whether to stop after ``read`` bytes, ``frames`` telegrams and ``apdus`` APDUs;
+        ``done``: a reading (or a security failure) came, all ``--once`` waits for."""
+        debug = self.debug
+        limits = (
+            (debug.stop_after_bytes, read, "bytes"),
+            (debug.stop_after_telegrams, frames, "telegrams"),
+            (debug.stop_after_apdus, apdus, "APDUs"),
+        )
+        for limit, count, what in limits:
+            if limit and count >= limit:
+                log.info("%sstopping after %d %s (debug.stop_after_%s)", self.label, count,
+                         what, what.lower())
+                return True
+        return self.once and done

@@ -1,0 +1,112 @@
+"""The per-layer debug logs (``--trace``, ``[debug]``), each behind its switch."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+
+from cosem_reader.app.config import DebugSettings, Settings
+from cosem_reader.cosem.obis import format_name
+from cosem_reader.cosem.readings import Notification
+from cosem_reader.errors import CosemReaderError
+from cosem_reader.link import hdlc, mbus
+from cosem_reader.output.jsonout import ciphered_header, dumps, notification_to_dict
+from cosem_reader.security.ciphering import is_ciphered, parse_ciphered_apdu
+
+__all__ = ["Tracer"]
+
+log = logging.getLogger(__name__)
+trace = logging.getLogger("cosem_reader.trace")
+
+
+class Tracer:
+    """The per-layer debug logs of smart-meter-mbus-dlms, each behind its switch."""
+
+    def __init__(self, debug: DebugSettings, label: str, settings: Settings) -> None:
+        self.debug = debug
+        self.label = label
+        self.settings = settings
+        self._serial = bytearray()
+        self._frames_wanted = (
+            debug.log_telegram_raw or debug.log_telegram_json or debug.log_apdu_raw
+            or debug.log_apdu_json or debug.log_apdu_encrypted_hex
+        )
+        self._xml_missing = False
+
+    def on_bytes(self, chunk: bytes) -> None:
+        debug = self.debug
+        if debug.log_serial:
+            self._serial += chunk
+            if len(self._serial) >= max(1, debug.log_serial_min_bytes):
+                trace.info("%sserial: %d bytes: %s", self.label, len(self._serial),
+                           self._serial.hex(" ").upper())
+                self._serial.clear()
+
+    def on_frame(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
+        if self._frames_wanted:
+            self._telegram(frame)
+
+    def on_link_apdu(self, apdu: bytes) -> None:
+        if self._frames_wanted:
+            self._apdu(apdu)
+
+    def _telegram(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
+        fields = dataclasses.asdict(frame)
+        if self.debug.log_telegram_raw:
+            payload = fields.get("user_data", fields.get("information", b""))
+            trace.info("%stelegram: %s", self.label, bytes(payload).hex(" ").upper())
+        if self.debug.log_telegram_json:
+            trace.info("%stelegram: %s", self.label, dumps(fields))
+
+    def _apdu(self, apdu: bytes) -> None:
+        debug = self.debug
+        if debug.log_apdu_raw:
+            trace.info("%sAPDU: %s", self.label, apdu.hex(" ").upper())
+        if not (debug.log_apdu_json or debug.log_apdu_encrypted_hex) or not is_ciphered(apdu):
+            return
+        try:
+            ciphered = parse_ciphered_apdu(apdu)
+        except CosemReaderError as error:
+            trace.info("%sAPDU: security header unreadable: %s", self.label, error)
+            return
+        if debug.log_apdu_json:
+            trace.info("%sAPDU: %s", self.label, dumps(ciphered_header(ciphered)))
+        if debug.log_apdu_encrypted_hex:
+            trace.info("%sAPDU ciphertext: %s", self.label, ciphered.ciphertext.hex(" ").upper())
+
+    def on_plaintext(self, apdu: bytes) -> None:
+        if self.debug.log_apdu_decrypted_hex:
+            trace.info("%sAPDU plaintext: %s", self.label, apdu.hex(" ").upper())
+
+    def on_notification(self, notification: Notification) -> None:
+        debug = self.debug
+        decoding = self.settings.decoding
+        if debug.log_cosem_json:
+            trace.info("%sCOSEM: %s", self.label, dumps(notification.tree))
+        if debug.log_cosem_xml:
+            self._xml(notification)
+        if debug.log_obis_json:
+            body = notification_to_dict(notification, decoding.language, decoding.name_format)
+            trace.info("%sOBIS: %s", self.label, dumps(body))
+        if debug.log_obis_plain:
+            for reading in notification.readings:
+                name = (
+                    format_name(reading.obis, decoding.language, decoding.name_format,
+                                decoding.name_delimiters)
+                    if reading.obis is not None else ""
+                )
+                value = dumps(reading.value).strip('"')
+                unit = f" {reading.unit}" if reading.unit else ""
+                trace.info("%sOBIS %s %s: %s%s", self.label, reading.key, name, value, unit)
+
+    def _xml(self, notification: Notification) -> None:
+        try:
+            # Imported by name: the XML writer is optional in this build.
+            writer = importlib.import_module("cosem_reader.output.gurux_xml")
+        except ImportError:
+            if not self._xml_missing:
+                self._xml_missing = True
+                log.warning("log_cosem_xml: the Gurux XML writer is not available in this build")
+            return
+        trace.info("%sXML:\n%s", self.label, writer.apdu_to_xml(notification.tree))
