@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
+from cosem_reader.cosem.manufacturers import manufacturer
 from cosem_reader.errors import (
     ConfigError,
     CosemReaderError,
@@ -40,31 +41,6 @@ EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
 EX_SOFTWARE = 70
 EX_CONFIG = 78
-
-#: FLAG manufacturer ids seen in system titles, for a friendlier header line.
-MANUFACTURERS = {
-    "KFM": "Kaifa",
-    "SAG": "Sagemcom",
-    "LGZ": "Landis+Gyr",
-    "ISK": "Iskraemeco",
-    "SMS": "Siemens",
-    "ELS": "Elster/Honeywell",
-    "KAM": "Kamstrup",
-    "AIM": "Aidon",
-    "DMO": "demo",
-}
-
-
-def manufacturer(system_title: bytes | None) -> str | None:
-    """The meter maker named by the first three bytes of a system title, if printable."""
-    if not system_title or len(system_title) < 3:
-        return None
-    flag = system_title[:3]
-    if not all(0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A for byte in flag):
-        return None
-    code = flag.decode("ascii").upper()
-    return MANUFACTURERS.get(code, code)
-
 
 # -- output ------------------------------------------------------------------------------
 
