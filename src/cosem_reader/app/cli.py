@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
+from cosem_reader.app.discovery_command import add_discovery_command
 from cosem_reader.cosem.manufacturers import manufacturer
 from cosem_reader.errors import (
     ConfigError,
@@ -349,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decode.set_defaults(handler=run_decode)
     _add_daemon_commands(commands)
+    add_discovery_command(commands)
     _add_demo_flags(commands)
     _debug_after_commands(parser)
     return parser

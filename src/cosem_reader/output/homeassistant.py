@@ -39,8 +39,9 @@ pushes; the value template then renders an empty string, which Home Assistant ig
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -64,6 +65,7 @@ __all__ = [
     "manufacturer",
     "obis_slug",
     "origin",
+    "published_by_us",
     "sensor_config",
     "value_template",
 ]
@@ -277,6 +279,32 @@ def discovery_messages(
         if config is not None:
             messages.append(config)
     return messages
+
+
+def published_by_us(
+    retained: Mapping[str, bytes], *, node: str | None = None, keep: Collection[str] = ()
+) -> list[str]:
+    """The retained discovery config topics cosem-reader published, to clear them.
+
+    ``retained`` maps topics under ``<prefix>/+/+/+/config`` to their payloads; a config
+    counts when its ``origin`` names cosem-reader (so configs of other applications are
+    never touched), belongs to ``node`` (the meter's topic level) when one is given,
+    and is not in ``keep``.
+    """
+    found: list[str] = []
+    for topic, payload in retained.items():
+        levels = topic.split("/")
+        if len(levels) < 4 or levels[-1] != "config" or topic in keep:
+            continue
+        if node is not None and levels[-3] != node:
+            continue
+        try:
+            config = json.loads(payload)
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(config, dict) and (config.get("origin") or {}).get("name") == ORIGIN_NAME:
+            found.append(topic)
+    return sorted(found)
 
 
 #: Home Assistant entities one meter announces at most: a real meter sends a few dozen
