@@ -66,6 +66,7 @@ __all__ = [
     "obis_slug",
     "origin",
     "published_by_us",
+    "renamed_config",
     "sensor_config",
     "value_template",
 ]
@@ -305,6 +306,32 @@ def published_by_us(
         if isinstance(config, dict) and (config.get("origin") or {}).get("name") == ORIGIN_NAME:
             found.append(topic)
     return sorted(found)
+
+
+def renamed_config(
+    topic: str, payload: bytes | bytearray, node: str | None, device: Mapping[str, Any] | None
+) -> bool:
+    """Whether a retained config is this meter's from before a rename, to be cleared.
+
+    It is when cosem-reader published it (its ``origin``), for this ``device`` (a shared
+    identifier, or the same serial number) but under another topic level than ``node``:
+    the meter was renamed (``--name``) and Home Assistant would keep the old entities.
+    Without the device (no push yet) nothing is judged.
+    """
+    levels = topic.split("/")
+    if node is None or device is None or len(levels) < 4 or levels[-3] == node:
+        return False
+    try:
+        config = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(config, dict) or (config.get("origin") or {}).get("name") != ORIGIN_NAME:
+        return False
+    theirs = config.get("device") or {}
+    if set(theirs.get("identifiers") or ()) & set(device.get("identifiers") or ()):
+        return True
+    serial = device.get("serial_number")
+    return serial is not None and theirs.get("serial_number") == serial
 
 
 #: Home Assistant entities one meter announces at most: a real meter sends a few dozen
