@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import ssl
 import sys
 import threading
 import uuid
@@ -144,7 +143,10 @@ class _Session:
 
 
 def _connect(settings: MqttSettings) -> tuple[paho.Client, _Session]:
-    import paho.mqtt.client as paho  # noqa: PLC0415 - only this command needs it at once
+    # Imported here: a run without MQTT loads neither paho nor ssl.
+    import ssl  # noqa: PLC0415
+
+    import paho.mqtt.client as paho  # noqa: PLC0415
     from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
 
     session = _Session()
