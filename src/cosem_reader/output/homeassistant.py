@@ -49,7 +49,7 @@ from typing import Any
 
 from cosem_reader import __version__
 from cosem_reader.cosem.manufacturers import MANUFACTURERS, flag_id, manufacturer
-from cosem_reader.cosem.obis import ObisCode, describe, format_name
+from cosem_reader.cosem.obis import ObisCode, ObisInfo, describe, format_name
 from cosem_reader.cosem.readings import Notification, Reading
 
 __all__ = [
@@ -166,6 +166,31 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Decimal | int | float) and not isinstance(value, bool)
 
 
+def _number_fields(reading: Reading, info: ObisInfo) -> dict[str, Any]:
+    """Device class, state class, unit and precision of a numeric sensor."""
+    fields: dict[str, Any] = {}
+    unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
+    device_class = info.device_class
+    state_class = info.state_class
+    raw = reading.scale_origin is None and reading.scaler is None
+    if raw and not isinstance(reading.value, float):
+        # A raw number of unknown scale: graphed as energy it would be believed.
+        device_class = None
+        if state_class == "total_increasing":
+            state_class = None
+    if device_class is not None and unit not in _ALLOWED_UNITS.get(device_class, ()):
+        device_class = None
+    if device_class is not None:
+        fields["device_class"] = device_class
+    if state_class is not None:
+        fields["state_class"] = state_class
+    if unit is not None:
+        fields["unit_of_measurement"] = unit
+    if reading.scaler is not None:
+        fields["suggested_display_precision"] = max(0, -reading.scaler)
+    return fields
+
+
 def sensor_config(
     reading: Reading,
     *,
@@ -210,25 +235,7 @@ def sensor_config(
     }
     value = reading.value
     if _is_number(value):
-        unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
-        device_class = info.device_class
-        state_class = info.state_class
-        raw = reading.scale_origin is None and reading.scaler is None
-        if raw and not isinstance(value, float):
-            # A raw number of unknown scale: graphed as energy it would be believed.
-            device_class = None
-            if state_class == "total_increasing":
-                state_class = None
-        if device_class is not None and unit not in _ALLOWED_UNITS.get(device_class, ()):
-            device_class = None
-        if device_class is not None:
-            payload["device_class"] = device_class
-        if state_class is not None:
-            payload["state_class"] = state_class
-        if unit is not None:
-            payload["unit_of_measurement"] = unit
-        if reading.scaler is not None:
-            payload["suggested_display_precision"] = max(0, -reading.scaler)
+        payload.update(_number_fields(reading, info))
     elif isinstance(value, datetime):
         # A timestamp sensor needs an ISO 8601 string with its offset.
         if date_time_format in ("iso", "iso-local"):
