@@ -4,8 +4,9 @@ Home Assistant creates an entity for every retained JSON message on
 ``<discovery_prefix>/<component>/[<node_id>/]<object_id>/config`` (node and object
 ids only ``[a-zA-Z0-9_-]``).  cosem-reader sends one ``sensor`` per OBIS code the meter
 actually sends, on ``<prefix>/sensor/<meter>/<obis slug>/config``; all sensors of a
-meter share one ``device`` (identified by the meter id, the manufacturer taken from the
-FLAG id in the first three bytes of the system title) and read their value from the
+meter share one ``device`` (identified by the system title, else the meter number, never
+by a name the user chose; the manufacturer taken from the FLAG id in the first three
+bytes of the system title) and read their value from the
 meter's one JSON state message through a ``value_template``, so one message per reading
 updates every sensor.
 
