@@ -78,7 +78,7 @@ def configs(notification: Notification, **options: Any) -> dict[str, tuple[str, 
     )
     by_code: dict[str, tuple[str, dict[str, Any]]] = {}
     for topic, payload in messages:
-        code = payload["value_template"].split("['values']['")[1].split("']")[0]
+        code = payload["value_template"].split("['values'].get('")[1].split("'")[0]
         by_code[code] = (topic, payload)
     return by_code
 
@@ -124,7 +124,9 @@ def test_sensor_payload_fields() -> None:
     assert payload["unique_id"] == f"cosem_reader_{METER}_1-0_32_7_0"
     assert payload["object_id"] == f"cosem_reader_{METER}_1_0_32_7_0"
     assert payload["state_topic"] == STATE
-    assert payload["value_template"] == "{{ value_json['values']['1-0:32.7.0']['value'] }}"
+    assert payload["value_template"] == (
+        "{{ value_json['values'].get('1-0:32.7.0', {}).get('value', '') }}"
+    )
     assert payload["availability_topic"] == AVAILABILITY
     assert payload["suggested_display_precision"] == 1
     assert payload["expire_after"] == 60
@@ -151,9 +153,10 @@ def test_text_and_time_readings_are_diagnostic() -> None:
     assert "device_class" not in clock_epoch
 
 
-def test_reactive_energy_keeps_unit_and_state_class_only() -> None:
+def test_reactive_energy_gets_its_device_class() -> None:
+    # Home Assistant knows reactive_energy (varh, kvarh) since 2025.6 (issue 12).
     _topic, payload = configs(kaifa_notification())["1-0:3.8.0"]
-    assert "device_class" not in payload
+    assert payload["device_class"] == "reactive_energy"
     assert payload["unit_of_measurement"] == "varh"
     assert payload["state_class"] == "total_increasing"
 

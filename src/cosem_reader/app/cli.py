@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
+from cosem_reader.app.discovery_command import add_discovery_command
 from cosem_reader.app.exit_codes import (
     EX_DATAERR,
     EX_INTERRUPTED,
@@ -24,6 +25,7 @@ from cosem_reader.app.exit_codes import (
     EX_USAGE,
     exit_code_for,
 )
+from cosem_reader.cosem.manufacturers import manufacturer
 from cosem_reader.errors import (
     CaptureError,
     ConfigError,
@@ -39,30 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 log = logging.getLogger("cosem_reader")
-
-#: FLAG manufacturer ids seen in system titles, for a friendlier header line.
-MANUFACTURERS = {
-    "KFM": "Kaifa",
-    "SAG": "Sagemcom",
-    "LGZ": "Landis+Gyr",
-    "ISK": "Iskraemeco",
-    "SMS": "Siemens",
-    "ELS": "Elster/Honeywell",
-    "KAM": "Kamstrup",
-    "AIM": "Aidon",
-    "DMO": "demo",
-}
-
-
-def manufacturer(system_title: bytes | None) -> str | None:
-    """The meter maker named by the first three bytes of a system title, if printable."""
-    if not system_title or len(system_title) < 3:
-        return None
-    flag = system_title[:3]
-    if not all(0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A for byte in flag):
-        return None
-    code = flag.decode("ascii").upper()
-    return MANUFACTURERS.get(code, code)
 
 
 # -- output ------------------------------------------------------------------------------
@@ -372,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decode.set_defaults(handler=run_decode)
     _add_daemon_commands(commands)
+    add_discovery_command(commands)
     _add_demo_flags(commands)
     _debug_after_commands(parser)
     return parser

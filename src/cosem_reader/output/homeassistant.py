@@ -4,8 +4,9 @@ Home Assistant creates an entity for every retained JSON message on
 ``<discovery_prefix>/<component>/[<node_id>/]<object_id>/config`` (node and object
 ids only ``[a-zA-Z0-9_-]``).  cosem-reader sends one ``sensor`` per OBIS code the meter
 actually sends, on ``<prefix>/sensor/<meter>/<obis slug>/config``; all sensors of a
-meter share one ``device`` (identified by the meter id, the manufacturer taken from the
-FLAG id in the first three bytes of the system title) and read their value from the
+meter share one ``device`` (identified by the system title, else the meter number, never
+by a name the user chose; the manufacturer taken from the FLAG id in the first three
+bytes of the system title) and read their value from the
 meter's one JSON state message through a ``value_template``, so one message per reading
 updates every sensor.
 
@@ -24,23 +25,32 @@ What the Energy dashboard needs, and what the payloads therefore carry:
   ``[scalers]`` entry for it): no unit, no device class and no ``total_increasing``,
   so a raw ``564`` is never graphed as 564 A or counted as energy.
 
+* reactive energy (``3.8.0``/``4.8.0``, ``varh``): ``device_class: reactive_energy``
+  (Home Assistant 2025.6 and later), reactive and apparent power: ``reactive_power``
+  (``var``) and ``apparent_power`` (``VA``), both ``measurement``; apparent energy
+  (``VAh``) has no device class in Home Assistant and keeps only its unit.
+
 A device class whose allowed units do not include the reading's unit is left out:
-Home Assistant rejects the whole entity for such a pair.  ``reactive_energy`` is left
-out too, because Home Assistant only knows it since 2025 and older versions reject the
-entity (the sensor keeps its unit ``varh`` and ``total_increasing``).
+Home Assistant rejects the whole entity for such a pair.
+
+Meters that alternate lists (Norwegian list 1/2/3, Kaifa) leave codes out of some
+pushes; the value template then renders an empty string, which Home Assistant ignores
+(the entity keeps its last value) instead of logging a template error.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 from cosem_reader import __version__
-from cosem_reader.cosem.obis import ObisCode, describe, format_name
+from cosem_reader.cosem.manufacturers import MANUFACTURERS, flag_id, manufacturer
+from cosem_reader.cosem.obis import ObisCode, ObisInfo, describe, format_name
 from cosem_reader.cosem.readings import Notification, Reading
 
 __all__ = [
@@ -49,39 +59,30 @@ __all__ = [
     "METER_NUMBER",
     "ORIGIN_NAME",
     "DiscoveryGate",
+    "device_identifier",
     "device_info",
     "discovery_messages",
     "flag_id",
     "manufacturer",
     "obis_slug",
     "origin",
+    "published_by_us",
+    "renamed_config",
     "sensor_config",
+    "value_template",
 ]
 
 ORIGIN_NAME = "cosem-reader"
 #: The meter number register: the device's serial number in the discovery ``device``.
 METER_NUMBER = ObisCode(0, 0, 96, 1, 0)
 
-#: FLAG manufacturer ids (the first three bytes of a system title) of the meters
-#: European operators install.
-MANUFACTURERS: Mapping[str, str] = MappingProxyType(
-    {
-        "KFM": "Kaifa",
-        "SAG": "Sagemcom",
-        "LGZ": "Landis+Gyr",
-        "ISK": "Iskraemeco",
-        "KAM": "Kamstrup",
-        "ELS": "Elster/Honeywell",
-        "SMS": "Siemens",
-        "AIM": "Aidon",
-    }
-)
-
-#: Units Home Assistant accepts per device class (those a meter can send).
+#: Units Home Assistant accepts per device class (those a meter can send), after
+#: ``DEVICE_CLASS_UNITS`` in home-assistant/core ``components/sensor/const.py``.
 _ALLOWED_UNITS: Mapping[str, frozenset[str | None]] = MappingProxyType(
     {
         "energy": frozenset({"Wh", "kWh", "MWh", "GWh", "MJ", "GJ"}),
         "power": frozenset({"W", "kW", "MW"}),
+        "reactive_energy": frozenset({"varh", "kvarh"}),
         "reactive_power": frozenset({"var", "kvar"}),
         "apparent_power": frozenset({"VA", "kVA"}),
         "voltage": frozenset({"V", "mV", "kV"}),
@@ -99,25 +100,41 @@ _NOT_ENTITY_ID = re.compile(r"[^a-z0-9_]")
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def flag_id(system_title: bytes | None) -> str | None:
-    """The three-letter FLAG manufacturer id that opens a system title (``KFM``), or None."""
-    if system_title is None or len(system_title) < 3:
-        return None
-    text = system_title[:3].decode("ascii", errors="replace")
-    return text if text.isalpha() and text.isupper() else None
-
-
-def manufacturer(system_title: bytes | None) -> str | None:
-    """The manufacturer's name for a system title (``Kaifa``), its FLAG id when unknown."""
-    flag = flag_id(system_title)
-    if flag is None:
-        return None
-    return MANUFACTURERS.get(flag, flag)
-
-
 def obis_slug(code: ObisCode) -> str:
     """The OBIS code as a topic level and object id: ``1-0:1.8.0`` → ``1-0_1_8_0``."""
     return _SLUG_SEPARATORS.sub("_", str(code))
+
+
+def value_template(code: ObisCode) -> str:
+    """The Jinja template that reads one OBIS code's value from the JSON state message.
+
+    A push that lacks the code renders an empty string, which Home Assistant's MQTT
+    sensor ignores, so a meter that alternates lists raises no template error.
+    """
+    return "{{ value_json['values'].get('" + str(code) + "', {}).get('value', '') }}"
+
+
+def device_identifier(meter_id: str, notification: Notification | None = None) -> str:
+    """What identifies the meter's device in Home Assistant: its system title, else serial.
+
+    A topic name a user chose (``--name house``) is not unique across installations;
+    the system title is (FLAG id and serial).  Without a system title the meter number
+    ``0-0:96.1.0`` stands in, and only without either the meter id.
+    """
+    if notification is not None:
+        if notification.system_title:
+            return notification.system_title.hex()
+        serial = _meter_number(notification)
+        if serial is not None:
+            return _NOT_ID.sub("_", serial)
+    return meter_id
+
+
+def _meter_number(notification: Notification) -> str | None:
+    reading = notification.reading(METER_NUMBER)
+    if reading is not None and isinstance(reading.value, str | int):
+        return str(reading.value)
+    return None
 
 
 def origin() -> dict[str, str]:
@@ -128,26 +145,51 @@ def origin() -> dict[str, str]:
 def device_info(meter_id: str, notification: Notification | None = None) -> dict[str, Any]:
     """The discovery ``device`` shared by all sensors of one meter.
 
-    ``identifiers`` is the meter id; the manufacturer comes from the system title, the
-    serial number from the meter number register ``0-0:96.1.0`` when the meter sends it.
+    ``identifiers`` is :func:`device_identifier`; the manufacturer comes from the system
+    title, the serial number from the meter number register ``0-0:96.1.0`` when the
+    meter sends it.
     """
     system_title = notification.system_title if notification is not None else None
     maker = manufacturer(system_title)
     device: dict[str, Any] = {
-        "identifiers": [meter_id],
+        "identifiers": [device_identifier(meter_id, notification)],
         "name": f"{maker or 'Smart meter'} {meter_id}",
     }
     if maker is not None:
         device["manufacturer"] = maker
-    if notification is not None:
-        meter_number = notification.reading(METER_NUMBER)
-        if meter_number is not None and isinstance(meter_number.value, str | int):
-            device["serial_number"] = str(meter_number.value)
+    serial = _meter_number(notification) if notification is not None else None
+    if serial is not None:
+        device["serial_number"] = serial
     return device
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, Decimal | int | float) and not isinstance(value, bool)
+
+
+def _number_fields(reading: Reading, info: ObisInfo) -> dict[str, Any]:
+    """Device class, state class, unit and precision of a numeric sensor."""
+    fields: dict[str, Any] = {}
+    unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
+    device_class = info.device_class
+    state_class = info.state_class
+    raw = reading.scale_origin is None and reading.scaler is None
+    if raw and not isinstance(reading.value, float):
+        # A raw number of unknown scale: graphed as energy it would be believed.
+        device_class = None
+        if state_class == "total_increasing":
+            state_class = None
+    if device_class is not None and unit not in _ALLOWED_UNITS.get(device_class, ()):
+        device_class = None
+    if device_class is not None:
+        fields["device_class"] = device_class
+    if state_class is not None:
+        fields["state_class"] = state_class
+    if unit is not None:
+        fields["unit_of_measurement"] = unit
+    if reading.scaler is not None:
+        fields["suggested_display_precision"] = max(0, -reading.scaler)
+    return fields
 
 
 def sensor_config(
@@ -166,9 +208,8 @@ def sensor_config(
 ) -> tuple[str, dict[str, Any]] | None:
     """The discovery ``(topic, payload)`` of one reading's sensor; None without OBIS code.
 
-    ``state_topic`` is the meter's JSON state topic; the value template reads
-    ``value_json['values']['<OBIS code>']['value']`` (bracket syntax: the keys hold
-    ``:`` and ``.``).  ``meter_id`` must already be a valid topic level.
+    ``state_topic`` is the meter's JSON state topic, read by :func:`value_template`.
+    ``meter_id`` must already be a valid topic level.
     """
     code = reading.obis
     if code is None:
@@ -185,7 +226,7 @@ def sensor_config(
         "object_id": object_id,
         "default_entity_id": f"sensor.{object_id}",
         "state_topic": state_topic,
-        "value_template": f"{{{{ value_json['values']['{code}']['value'] }}}}",
+        "value_template": value_template(code),
         "availability_topic": availability_topic,
         "payload_available": "online",
         "payload_not_available": "offline",
@@ -195,25 +236,7 @@ def sensor_config(
     }
     value = reading.value
     if _is_number(value):
-        unit = _HA_UNITS.get(reading.unit, reading.unit) if reading.unit else None
-        device_class = info.device_class
-        state_class = info.state_class
-        raw = reading.scale_origin is None and reading.scaler is None
-        if raw and not isinstance(value, float):
-            # A raw number of unknown scale: graphed as energy it would be believed.
-            device_class = None
-            if state_class == "total_increasing":
-                state_class = None
-        if device_class is not None and unit not in _ALLOWED_UNITS.get(device_class, ()):
-            device_class = None
-        if device_class is not None:
-            payload["device_class"] = device_class
-        if state_class is not None:
-            payload["state_class"] = state_class
-        if unit is not None:
-            payload["unit_of_measurement"] = unit
-        if reading.scaler is not None:
-            payload["suggested_display_precision"] = max(0, -reading.scaler)
+        payload.update(_number_fields(reading, info))
     elif isinstance(value, datetime):
         # A timestamp sensor needs an ISO 8601 string with its offset.
         if date_time_format in ("iso", "iso-local"):
@@ -265,6 +288,58 @@ def discovery_messages(
         if config is not None:
             messages.append(config)
     return messages
+
+
+def published_by_us(
+    retained: Mapping[str, bytes], *, node: str | None = None, keep: Collection[str] = ()
+) -> list[str]:
+    """The retained discovery config topics cosem-reader published, to clear them.
+
+    ``retained`` maps topics under ``<prefix>/+/+/+/config`` to their payloads; a config
+    counts when its ``origin`` names cosem-reader (so configs of other applications are
+    never touched), belongs to ``node`` (the meter's topic level) when one is given,
+    and is not in ``keep``.
+    """
+    found: list[str] = []
+    for topic, payload in retained.items():
+        levels = topic.split("/")
+        if len(levels) < 4 or levels[-1] != "config" or topic in keep:
+            continue
+        if node is not None and levels[-3] != node:
+            continue
+        try:
+            config = json.loads(payload)
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(config, dict) and (config.get("origin") or {}).get("name") == ORIGIN_NAME:
+            found.append(topic)
+    return sorted(found)
+
+
+def renamed_config(
+    topic: str, payload: bytes | bytearray, node: str | None, device: Mapping[str, Any] | None
+) -> bool:
+    """Whether a retained config is this meter's from before a rename, to be cleared.
+
+    It is when cosem-reader published it (its ``origin``), for this ``device`` (a shared
+    identifier, or the same serial number) but under another topic level than ``node``:
+    the meter was renamed (``--name``) and Home Assistant would keep the old entities.
+    Without the device (no push yet) nothing is judged.
+    """
+    levels = topic.split("/")
+    if node is None or device is None or len(levels) < 4 or levels[-3] == node:
+        return False
+    try:
+        config = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(config, dict) or (config.get("origin") or {}).get("name") != ORIGIN_NAME:
+        return False
+    theirs = config.get("device") or {}
+    if set(theirs.get("identifiers") or ()) & set(device.get("identifiers") or ()):
+        return True
+    serial = device.get("serial_number")
+    return serial is not None and theirs.get("serial_number") == serial
 
 
 #: Home Assistant entities one meter announces at most: a real meter sends a few dozen

@@ -65,6 +65,7 @@ from cosem_reader.output.homeassistant import (
     device_info,
     discovery_messages,
     obis_slug,
+    renamed_config,
 )
 from cosem_reader.output.jsonout import dumps, notification_to_dict
 from cosem_reader.output.outbox import Message as _Message
@@ -930,6 +931,7 @@ class MqttPublisher:
         )
         if self.settings.homeassistant_discovery:
             client.subscribe(f"{self.settings.discovery_prefix}/status", qos=1)
+            client.subscribe(f"{self.settings.discovery_prefix}/sensor/+/+/config", qos=1)
         self._pump()
 
     def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
@@ -988,6 +990,14 @@ class MqttPublisher:
         self._pump()
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        if message.retain and renamed_config(
+            message.topic, message.payload, self.meter_id, self._device
+        ):
+            logger.info("MQTT: clearing %s, this meter's config before a rename", message.topic)
+            with self._lock:
+                self._outbox.add([self._control(message.topic, b"", "discovery")])
+            self._pump()
+            return
         # Retained births are replays, not a Home Assistant that just started.
         if message.retain or message.payload.strip() != b"online":
             return
