@@ -54,7 +54,6 @@ import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
 from cosem_reader._learning import Learner  # noqa: E402
-from cosem_reader.axdr.apdu import schema  # noqa: E402
 from cosem_reader.cosem import readings as readings_module  # noqa: E402
 from cosem_reader.cosem.readings import Notification  # noqa: E402
 from cosem_reader.link import hdlc, mbus  # noqa: E402
@@ -164,15 +163,13 @@ def plaintext_of(apdu: bytes, key: bytes | None, auth_key: bytes | None = None) 
 
 @contextlib.contextmanager
 def layouts_not_learned() -> Iterator[None]:
-    """Decode with the A-XDR and readings walks alone, as the first pushes of a meter are."""
-    book = schema().shape_books["Data"]
-    saved = book.learner, readings_module._PLANS
-    book.learner = Learner(1, enabled=False)
+    """Decode with the readings walk alone (the A-XDR walk: ``learn=False``)."""
+    saved = readings_module._PLANS
     readings_module._PLANS = Learner(1, enabled=False)
     try:
         yield
     finally:
-        book.learner, readings_module._PLANS = saved
+        readings_module._PLANS = saved
 
 
 def stream_runner(wire: bytes, expected: int, **decoder_options: Any) -> Callable[[], None]:
@@ -248,7 +245,7 @@ def throughput(vectors: dict[str, dict[str, Any]], quick: bool) -> list[dict[str
             (lambda: peers.dlms_cosem_plaintext(plaintext), 1,
              "plaintext APDU → Data only: cannot decipher a push without tag, no M-Bus"))
         with layouts_not_learned():
-            walk = rate(stream_runner(wire, 1, key=key), 1, seconds)
+            walk = rate(stream_runner(wire, 1, key=key, learn=False), 1, seconds)
         row("Netz NÖ as above, no layout learned (the A-XDR and readings walks alone)", walk,
             "bytes → readings, every push walked", None, None, peers_note="measured above")
     if SALZBURG in vectors:

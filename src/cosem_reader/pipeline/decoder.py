@@ -19,7 +19,8 @@ from datetime import tzinfo
 from typing import Any, Literal, Protocol
 
 from cosem_reader._slots import frozen_constructor
-from cosem_reader.axdr.apdu import decode_apdu, schema
+from cosem_reader.axdr.apdu import decode_apdu, new_schema
+from cosem_reader.axdr.schema import Schema
 from cosem_reader.cosem import dsmr_readings
 from cosem_reader.cosem.layouts import KNOWN_LAYOUTS, ListLayout
 from cosem_reader.cosem.obis import ObisCode
@@ -32,7 +33,7 @@ from cosem_reader.errors import (
     SegmentError,
 )
 from cosem_reader.link import dsmr, hdlc, mbus
-from cosem_reader.pipeline.probe import LinkProbe
+from cosem_reader.pipeline.probe import LinkProbe, apdu_end
 from cosem_reader.security.authentication import (
     Authentication,
     FrameCounterStore,
@@ -41,7 +42,6 @@ from cosem_reader.security.authentication import (
 from cosem_reader.security.ciphering import (
     CipheredApdu,
     Decipherer,
-    decode_ciphered_apdu,
     is_ciphered,
     looks_like_apdu,
     parse_ciphered_apdu,
@@ -109,8 +109,12 @@ class StreamDecoder:
     require_authentication: bool | None = None
     #: The last authenticated frame counters (in memory unless given).
     counter_store: FrameCounterStore | None = None
+    #: Whether this decoder learns the layouts of its meter's pushes (A-XDR shapes,
+    #: readings plans); off, every push takes the walks.
+    learn: bool = True
 
     def __post_init__(self) -> None:
+        self._schema = new_schema(learn=self.learn)
         self._authentication = Authentication(required=False, store=self.counter_store)
         self._tag_warned = False
         self._probe = LinkProbe() if self.layer == "auto" else None
@@ -131,6 +135,11 @@ class StreamDecoder:
         self._raw = b""
         self._p1_reader = dsmr.P1Reader()
         self._decipherer: Decipherer | None = None
+
+    @property
+    def schema(self) -> Schema:
+        """The A-XDR schema this decoder owns, with the layouts it has learned."""
+        return self._schema
 
     @property
     def active_layer(self) -> Layer | None:
@@ -330,10 +339,7 @@ class StreamDecoder:
             self._on_link_apdu(apdu, results)
 
     def _apdu_length(self, data: bytes) -> int:
-        if is_ciphered(data):
-            return decode_ciphered_apdu(data, 0, self.system_title)[1]
-        _, end = schema().decode("XDLMS-APDU", _quirk_view(data))
-        return end + (1 if _has_tagged_date_time(data) else 0)
+        return apdu_end(data, self.system_title, self._schema)[1]
 
     # -- APDU --------------------------------------------------------------------------
 
@@ -358,8 +364,9 @@ class StreamDecoder:
             authentication.check_plaintext()
             if self.on_apdu is not None:
                 self.on_apdu(apdu)
+            tree = decode_apdu(apdu, self._schema)
             return notification_from_apdu(
-                decode_apdu(apdu), apdu, self.local_zone, layouts=self.layouts, scalers=self.scalers
+                tree, apdu, self.local_zone, layouts=self.layouts, scalers=self.scalers
             )
         ciphered = parse_ciphered_apdu(apdu, self.system_title)
         if self.key is None:
@@ -392,7 +399,7 @@ class StreamDecoder:
                 inner = self._decode(plaintext)
             else:
                 inner = notification_from_apdu(
-                    decode_apdu(plaintext),
+                    decode_apdu(plaintext, self._schema),
                     plaintext,
                     self.local_zone,
                     layouts=self.layouts,
@@ -444,14 +451,6 @@ def _not_an_apdu(error: CosemReaderError, size: int) -> FrameError:
         f"skipped {size} bytes that are no complete APDU",
         hint="the capture is cut off, or holds no bare APDUs; check --layer",
     )
-
-
-def _has_tagged_date_time(data: bytes) -> bool:
-    return len(data) > 7 and data[0] == 0x0F and data[5] == 0x09 and data[6] == 0x0C
-
-
-def _quirk_view(data: bytes) -> bytes:
-    return data[:5] + data[6:] if _has_tagged_date_time(data) else data
 
 
 def decode_capture(
