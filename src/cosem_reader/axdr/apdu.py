@@ -20,6 +20,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from cosem_reader.axdr.apdu_tags import DATA_NOTIFICATION
 from cosem_reader.axdr.schema import Schema
 from cosem_reader.errors import AxdrError
 
@@ -33,7 +34,6 @@ __all__ = [
     "untagged_date_time",
 ]
 
-DATA_NOTIFICATION = 0x0F
 _OCTET_STRING_TAG = 0x09
 _DATE_TIME_LENGTH = 12
 

@@ -39,6 +39,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Final
 
+from cosem_reader.axdr.apdu_tags import GENERAL_BLOCK_TRANSFER
 from cosem_reader.errors import FrameError, SegmentError
 
 __all__ = [
@@ -69,7 +70,7 @@ _FORMAT_TYPE_3: Final = 0xA
 _SEGMENTATION_BIT: Final = 0x08
 _MAX_ADDRESS_BYTES: Final = 4
 #: General-block-transfer tag; see :class:`HdlcApduJoiner` for why the link layer looks at it.
-_GBT_TAG: Final = 0xE0
+_GBT_TAG: Final = GENERAL_BLOCK_TRANSFER
 _GBT_LAST_BLOCK: Final = 0x80
 #: At most this many bytes after a frame are "stray bytes", not a stream gone wrong.
 _MAX_STRAY_BYTES: Final = 16

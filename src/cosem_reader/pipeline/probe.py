@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from cosem_reader.axdr.apdu import DATA_NOTIFICATION, decode_apdu_at_start
+from cosem_reader.axdr.apdu import decode_apdu_at_start
+from cosem_reader.axdr.apdu_tags import (
+    DATA_NOTIFICATION,
+    EVENT_NOTIFICATION,
+    GENERAL_BLOCK_TRANSFER,
+    GENERAL_DED_CIPHERING,
+    GENERAL_GLO_CIPHERING,
+    GET_RESPONSE,
+)
 from cosem_reader.axdr.schema import Schema
 from cosem_reader.errors import CosemReaderError
 from cosem_reader.link import dsmr, hdlc, mbus
@@ -29,8 +37,6 @@ _RAW_WINDOW = 4096
 #: Runs of zeros in any binary file decode as tiny APDUs (``0F 00 00 00 00 00 00`` is a
 #: data-notification carrying null-data); a real push is never this short.
 _MIN_EVIDENCE = 16
-_BLOCK_TRANSFER = 0xE0
-_EVENT_NOTIFICATION = 0xC2
 #: A data-notification's date-time length byte: absent, 12 bytes, or the tagged form's
 #: ``09`` (:func:`cosem_reader.axdr.apdu.untagged_date_time`).
 _DATE_TIME_LENGTHS = frozenset({0x00, 0x0C, 0x09})
@@ -42,7 +48,16 @@ _ANY_SYSTEM_TITLE = b"\x00" * 8
 #: general-block-transfer, event-notification and get-response.  The short glo-/ded-
 #: forms and the association APDUs are left out on purpose: their headers are so
 #: short that ciphertext matches them all the time.
-_PUSHED_APDU_TAGS = frozenset({DATA_NOTIFICATION, 0xDB, 0xDC, 0xE0, 0xC2, 0xC4})
+_PUSHED_APDU_TAGS = frozenset(
+    {
+        DATA_NOTIFICATION,
+        GENERAL_GLO_CIPHERING,
+        GENERAL_DED_CIPHERING,
+        GENERAL_BLOCK_TRANSFER,
+        EVENT_NOTIFICATION,
+        GET_RESPONSE,
+    }
+)
 
 
 def _apdu_tag(byte: bytes) -> bool:
@@ -133,10 +148,10 @@ def _same_kind(first: bytes, second: bytes) -> bool:
     if first[0] == DATA_NOTIFICATION:
         # A date-time is absent or 12 bytes (09 0C: the tagged form of some meters).
         return all(len(apdu) > 5 and apdu[5] in _DATE_TIME_LENGTHS for apdu in (first, second))
-    if first[0] == _EVENT_NOTIFICATION:
+    if first[0] == EVENT_NOTIFICATION:
         # Its time is OPTIONAL: absent (00), or present (01) and 12 bytes long.
         return all(apdu[1:2] == b"\x00" or apdu[1:3] == b"\x01\x0c" for apdu in (first, second))
-    if first[0] != _BLOCK_TRANSFER:
+    if first[0] != GENERAL_BLOCK_TRANSFER:
         return True
     return len(second) > 3 and int.from_bytes(second[2:4]) == int.from_bytes(first[2:4]) + 1
 

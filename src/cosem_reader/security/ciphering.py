@@ -48,6 +48,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from cosem_reader._slots import frozen_constructor
+from cosem_reader.axdr.apdu_tags import (
+    CIPHERED_APDU_TAGS,
+    GENERAL_CIPHERING,
+    GENERAL_DED_CIPHERING,
+    GENERAL_GLO_CIPHERING,
+    PLAIN_APDU_TAGS,
+)
 from cosem_reader.axdr.schema import decode_length
 from cosem_reader.errors import AxdrError, ConfigError, SecurityError
 
@@ -76,67 +83,6 @@ AUTH_TAG_LENGTH = 12
 SYSTEM_TITLE_LENGTH = 8
 _FRAME_COUNTER_LENGTH = 4
 _HEADER_LENGTH = 1 + _FRAME_COUNTER_LENGTH
-
-GENERAL_GLO_CIPHERING = 0xDB
-GENERAL_DED_CIPHERING = 0xDC
-GENERAL_CIPHERING = 0xDD
-
-#: The ciphered alternatives of XDLMS-APDU (COSEMpdu_GB83.asn), tag → alternative name.
-CIPHERED_APDU_TAGS: dict[int, str] = {
-    33: "glo-initiateRequest",
-    37: "glo-readRequest",
-    38: "glo-writeRequest",
-    40: "glo-initiateResponse",
-    44: "glo-readResponse",
-    45: "glo-writeResponse",
-    46: "glo-confirmedServiceError",
-    54: "glo-unconfirmedWriteRequest",
-    56: "glo-informationReportRequest",
-    65: "ded-initiateRequest",
-    69: "ded-readRequest",
-    70: "ded-writeRequest",
-    72: "ded-initiateResponse",
-    76: "ded-readResponse",
-    77: "ded-writeResponse",
-    78: "ded-confirmedServiceError",
-    86: "ded-unconfirmedWriteRequest",
-    88: "ded-informationReportRequest",
-    200: "glo-get-request",
-    201: "glo-set-request",
-    202: "glo-event-notification-request",
-    203: "glo-action-request",
-    204: "glo-get-response",
-    205: "glo-set-response",
-    207: "glo-action-response",
-    208: "ded-get-request",
-    209: "ded-set-request",
-    210: "ded-event-notification-request",
-    211: "ded-actionRequest",
-    212: "ded-get-response",
-    213: "ded-set-response",
-    215: "ded-action-response",
-    GENERAL_GLO_CIPHERING: "general-glo-ciphering",
-    GENERAL_DED_CIPHERING: "general-ded-ciphering",
-    # Recognised so that it is reported as unsupported instead of being decoded as plain.
-    GENERAL_CIPHERING: "general-ciphering",
-}
-
-#: First bytes of the unciphered xDLMS APDUs a plaintext is expected to start with.
-_PLAIN_APDU_TAGS: frozenset[int] = frozenset(
-    {
-        0x01,  # initiateRequest
-        0x08,  # initiateResponse
-        0x0E,  # confirmedServiceError
-        0x0F,  # data-notification
-        0xC0,  # get-request
-        0xC2,  # event-notification-request
-        0xC4,  # get-response
-        0xC5,  # set-response
-        0xC7,  # action-response
-        0xD8,  # exception-response
-        0xE0,  # general-block-transfer
-    }
-)
 
 _SUPPORTED_SUITES = (0, 1, 2)
 
@@ -251,7 +197,7 @@ def looks_like_apdu(plaintext: bytes) -> bool:
     A wrong key gives random bytes, whose first byte is one of these few tags only
     now and then; the A-XDR decoder makes the real judgement.
     """
-    return len(plaintext) > 0 and plaintext[0] in _PLAIN_APDU_TAGS
+    return len(plaintext) > 0 and plaintext[0] in PLAIN_APDU_TAGS
 
 
 def _bytes(count: int) -> str:
