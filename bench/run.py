@@ -60,6 +60,7 @@ from cosem_reader.link import hdlc, mbus  # noqa: E402
 from cosem_reader.pipeline.decoder import StreamDecoder  # noqa: E402
 from cosem_reader.security.ciphering import decipher, parse_ciphered_apdu  # noqa: E402
 from cosem_reader.transport.block_transfer import BlockTransferJoiner  # noqa: E402
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner  # noqa: E402
 from cosem_reader.transport.mbus_segments import SegmentJoiner  # noqa: E402
 
 VECTORS_FILE = Path(
@@ -146,7 +147,7 @@ def link_apdus(wire: bytes) -> list[bytes]:
             assert isinstance(frame, mbus.LongFrame)
             found += [item for item in joiner.push(frame) if isinstance(item, bytes)]
     elif layer == "hdlc":
-        hdlc_joiner = hdlc.HdlcApduJoiner()
+        hdlc_joiner = HdlcApduJoiner()
         for hdlc_frame in hdlc.HdlcFrameReader().feed(wire):
             assert isinstance(hdlc_frame, hdlc.HdlcFrame)
             found += [item for item in hdlc_joiner.push(hdlc_frame) if isinstance(item, bytes)]

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from cosem_reader.errors import CosemReaderError, FrameError, SegmentError
 from cosem_reader.link.hdlc import (
     MAX_FRAME_LENGTH,
-    HdlcApduJoiner,
     HdlcFrame,
     HdlcFrameReader,
     crc16_x25,
@@ -22,6 +21,7 @@ from cosem_reader.link.hdlc import (
     parse_hdlc_frame,
 )
 from cosem_reader.transport.block_transfer import BlockTransferJoiner
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 from tests.support.hdlc_frames import (
     build_general_block_transfer,
     build_hdlc_frame,

@@ -10,12 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cosem_reader.errors import SegmentError
-from cosem_reader.link.hdlc import HdlcApduJoiner, HdlcFrame, HdlcFrameReader
+from cosem_reader.link.hdlc import HdlcFrame, HdlcFrameReader
 from cosem_reader.transport.block_transfer import (
     BlockTransferJoiner,
     GeneralBlockTransfer,
     parse_general_block_transfer,
 )
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 from tests.support.hdlc_frames import (
     axdr_length,
     build_general_block_transfer,

@@ -47,6 +47,7 @@ from cosem_reader.security.ciphering import (
     parse_ciphered_apdu,
 )
 from cosem_reader.transport.block_transfer import BlockTransferJoiner
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 from cosem_reader.transport.mbus_segments import SegmentJoiner
 
 __all__ = ["Decoded", "Layer", "StreamDecoder", "decode_capture"]
@@ -130,7 +131,7 @@ class StreamDecoder:
         self._mbus_reader = mbus.LongFrameReader()
         self._segments = SegmentJoiner()
         self._hdlc_reader = hdlc.HdlcFrameReader()
-        self._hdlc_joiner = hdlc.HdlcApduJoiner()
+        self._hdlc_joiner = HdlcApduJoiner()
         self._blocks = BlockTransferJoiner()
         self._raw = b""
         self._p1_reader = dsmr.P1Reader()
