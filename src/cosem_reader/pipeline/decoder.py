@@ -41,6 +41,7 @@ from cosem_reader.security.authentication import (
 )
 from cosem_reader.security.ciphering import (
     CipheredApdu,
+    Deciphered,
     Decipherer,
     is_ciphered,
     looks_like_apdu,
@@ -372,16 +373,8 @@ class StreamDecoder:
         ciphered = parse_ciphered_apdu(apdu, self.system_title)
         if self.key is None:
             return ciphered
-        decipherer = self._decipherer
-        # The keys are plain fields: whoever changes one gets a decipherer for the new pair.
-        if decipherer is None or decipherer.key != self.key or decipherer.auth_key != self.auth_key:
-            decipherer = self._decipherer = Decipherer(self.key, self.auth_key)
-        try:
-            deciphered = decipherer.decipher(ciphered)
-        except SecurityError as error:
-            raise RejectedPushError.about(ciphered, error) from error
+        deciphered = self._decipher(ciphered, self.key)
         authentication.check(ciphered, deciphered)
-        plaintext = deciphered.plaintext
         if deciphered.tag_verified is False and not self._tag_warned:
             self._tag_warned = True
             log.warning(
@@ -389,7 +382,41 @@ class StreamDecoder:
                 " no authentication key given (--auth-key)"
             )
         if self.on_apdu is not None:
-            self.on_apdu(plaintext)
+            self.on_apdu(deciphered.plaintext)
+        inner = self._decode_plaintext(ciphered, deciphered)
+        if isinstance(inner, Notification):
+            # Not dataclasses.replace: this runs for every push, and replace() costs
+            # four times as much (test_fast_paths pins the field list).
+            inner = _make_notification(
+                inner.apdu_type,
+                inner.invoke_id,
+                inner.timestamp,
+                inner.readings,
+                inner.apdu,
+                inner.tree,
+                ciphered.system_title,
+                ciphered.frame_counter,
+                ciphered.security_control,
+                deciphered.tag_verified,
+            )
+        return inner
+
+
+    def _decipher(self, ciphered: CipheredApdu, key: bytes) -> Deciphered:
+        decipherer = self._decipherer
+        # The keys are plain fields: whoever changes one gets a decipherer for the new pair.
+        if decipherer is None or decipherer.key != key or decipherer.auth_key != self.auth_key:
+            decipherer = self._decipherer = Decipherer(key, self.auth_key)
+        try:
+            return decipherer.decipher(ciphered)
+        except SecurityError as error:
+            raise RejectedPushError.about(ciphered, error) from error
+
+    def _decode_plaintext(
+        self, ciphered: CipheredApdu, deciphered: Deciphered
+    ) -> Notification | CipheredApdu:
+        """What a deciphered APDU holds; a wrong key said so when no tag proved the key."""
+        plaintext = deciphered.plaintext
         inner: Notification | CipheredApdu
         try:
             if dsmr.is_telegram(plaintext):
@@ -417,21 +444,6 @@ class StreamDecoder:
                 cause="key", system_title=ciphered.system_title,
                 frame_counter=ciphered.frame_counter,
             ) from error
-        if isinstance(inner, Notification):
-            # Not dataclasses.replace: this runs for every push, and replace() costs
-            # four times as much (test_fast_paths pins the field list).
-            inner = _make_notification(
-                inner.apdu_type,
-                inner.invoke_id,
-                inner.timestamp,
-                inner.readings,
-                inner.apdu,
-                inner.tree,
-                ciphered.system_title,
-                ciphered.frame_counter,
-                ciphered.security_control,
-                deciphered.tag_verified,
-            )
         return inner
 
 
