@@ -53,13 +53,12 @@ import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
 import tests.support.daemon as daemon_support  # noqa: E402
-from cosem_reader._learning import Learner  # noqa: E402
-from cosem_reader.axdr.apdu import schema  # noqa: E402
 from cosem_reader.cosem.readings import Notification  # noqa: E402
 from cosem_reader.link import hdlc, mbus  # noqa: E402
 from cosem_reader.pipeline.decoder import StreamDecoder  # noqa: E402
 from cosem_reader.security.ciphering import decipher, parse_ciphered_apdu  # noqa: E402
 from cosem_reader.transport.block_transfer import BlockTransferJoiner  # noqa: E402
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner  # noqa: E402
 from cosem_reader.transport.mbus_segments import SegmentJoiner  # noqa: E402
 
 VECTORS_FILE = Path(
@@ -146,7 +145,7 @@ def link_apdus(wire: bytes) -> list[bytes]:
             assert isinstance(frame, mbus.LongFrame)
             found += [item for item in joiner.push(frame) if isinstance(item, bytes)]
     elif layer == "hdlc":
-        hdlc_joiner = hdlc.HdlcApduJoiner()
+        hdlc_joiner = HdlcApduJoiner()
         for hdlc_frame in hdlc.HdlcFrameReader().feed(wire):
             assert isinstance(hdlc_frame, hdlc.HdlcFrame)
             found += [item for item in hdlc_joiner.push(hdlc_frame) if isinstance(item, bytes)]
@@ -159,18 +158,6 @@ def plaintext_of(apdu: bytes, key: bytes | None, auth_key: bytes | None = None) 
     if key is None:
         return apdu
     return decipher(parse_ciphered_apdu(apdu), key, auth_key).plaintext
-
-
-@contextlib.contextmanager
-def layouts_not_learned() -> Iterator[None]:
-    """Decode with the A-XDR and readings walks alone, as the first pushes of a meter are."""
-    book = schema().shape_books["Data"]
-    saved = book.learner
-    book.learner = Learner(1, enabled=False)
-    try:
-        yield
-    finally:
-        book.learner = saved
 
 
 def stream_runner(wire: bytes, expected: int, **decoder_options: Any) -> Callable[[], None]:
@@ -245,8 +232,7 @@ def throughput(vectors: dict[str, dict[str, Any]], quick: bool) -> list[dict[str
              "APDU → XML (deciphered); M-Bus framing not measured"),
             (lambda: peers.dlms_cosem_plaintext(plaintext), 1,
              "plaintext APDU → Data only: cannot decipher a push without tag, no M-Bus"))
-        with layouts_not_learned():
-            walk = rate(stream_runner(wire, 1, key=key, learn=False), 1, seconds)
+        walk = rate(stream_runner(wire, 1, key=key, learn=False), 1, seconds)
         row("Netz NÖ as above, no layout learned (the A-XDR and readings walks alone)", walk,
             "bytes → readings, every push walked", None, None, peers_note="measured above")
     if SALZBURG in vectors:

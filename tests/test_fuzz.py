@@ -45,6 +45,7 @@ from cosem_reader.link import hdlc, mbus
 from cosem_reader.pipeline.decoder import StreamDecoder
 from cosem_reader.security.ciphering import CipheredApdu, Deciphered, decipher, parse_ciphered_apdu
 from cosem_reader.transport.block_transfer import BlockTransferJoiner
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 from cosem_reader.transport.mbus_segments import SegmentJoiner
 from tests.support.encoder import (
     ciphered_push,
@@ -187,7 +188,7 @@ def test_mbus_reader_memory_stays_flat_on_endless_garbage() -> None:
 @given(_streams(_HDLC), st.integers(0, 2**32))
 def test_hdlc_reader_returns_frames_and_frame_errors_only(data: bytes, seed: int) -> None:
     reader = hdlc.HdlcFrameReader()
-    joiner = hdlc.HdlcApduJoiner()
+    joiner = HdlcApduJoiner()
     for piece in _chunked(data, seed):
         for item in reader.feed(piece):
             assert isinstance(item, hdlc.HdlcFrame | FrameError)
@@ -263,7 +264,7 @@ _hdlc_frames = st.builds(
 @fuzz
 @given(st.lists(st.one_of(_hdlc_frames, st.just(FrameError("lost"))), max_size=40))
 def test_hdlc_apdu_joiner_returns_apdus_and_segment_errors_only(frames: list[Any]) -> None:
-    joiner = hdlc.HdlcApduJoiner(max_apdu_size=1000)
+    joiner = HdlcApduJoiner(max_apdu_size=1000)
     for frame in frames:
         for item in joiner.push(frame):
             assert isinstance(item, bytes | SegmentError)

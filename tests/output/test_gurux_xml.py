@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cosem_reader.axdr.apdu import decode_apdu, decode_data
+from cosem_reader.axdr.apdu import decode_apdu, decode_data, untagged_date_time
 from cosem_reader.axdr.schema import BitString
 from cosem_reader.cosem.readings import Notification
 from cosem_reader.output.gurux_xml import DATA_ELEMENTS, apdu_to_xml, ciphered_to_xml, data_to_xml
@@ -110,9 +110,7 @@ def commented_elements(text: str) -> list[str]:
 def without_tagged_date_time(apdu: bytes) -> bytes:
     """Kaifa MA304/Kamstrup write the notification's date-time as ``09 0C`` + 12 bytes;
     Gurux reads only the module's ``0C`` + 12 bytes, so it is shown that form."""
-    if len(apdu) > 7 and apdu[0] == 0x0F and apdu[5] == 0x09 and apdu[6] == 0x0C:
-        return apdu[:5] + apdu[6:]
-    return apdu
+    return untagged_date_time(apdu)
 
 
 def vector_notifications(vector: dict[str, Any]) -> list[Notification]:

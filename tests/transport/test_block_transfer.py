@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cosem_reader.errors import SegmentError
-from cosem_reader.link.hdlc import HdlcApduJoiner, HdlcFrame, HdlcFrameReader
+from cosem_reader.link.hdlc import HdlcFrame, HdlcFrameReader
 from cosem_reader.transport.block_transfer import (
     BlockTransferJoiner,
     GeneralBlockTransfer,
-    join_blocks,
     parse_general_block_transfer,
 )
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 from tests.support.hdlc_frames import (
     axdr_length,
     build_general_block_transfer,
@@ -74,7 +74,8 @@ def test_vector_blocks(vector: dict[str, Any]) -> None:
     assert [b.block_number for b in interrupted] == list(range(1, len(interrupted) + 1))
     assert not any(b.last_block for b in interrupted)
 
-    inner = join_blocks(apdus[-count:])
+    (inner,) = run_joiner(apdus[-count:])
+    assert isinstance(inner, bytes)
     assert inner.startswith(bytes.fromhex(vector["check"]["apdu_first_bytes"]))
     out = run_joiner(apdus)
     assert [o for o in out if isinstance(o, bytes)] == [inner]
@@ -145,29 +146,31 @@ def test_parse_errors(apdu: bytes, words: str, offset: int) -> None:
     assert caught.value.offset == offset
 
 
-# --- join_blocks --------------------------------------------------------------------------
+# --- one whole transfer ------------------------------------------------------------------
 
 
 @given(apdu=st.binary(max_size=2000), block_size=st.integers(1, 700))
-def test_join_blocks_round_trip(apdu: bytes, block_size: int) -> None:
+def test_blocks_round_trip(apdu: bytes, block_size: int) -> None:
     """An APDU cut into blocks of any size joins back to itself."""
     blocks = build_general_block_transfer(apdu, block_size)
-    assert join_blocks(blocks) == apdu
+    assert run_joiner(blocks) == [apdu]
     numbers = [parse_general_block_transfer(b).block_number for b in blocks]
     assert numbers == list(range(1, len(blocks) + 1))
 
 
-def test_join_blocks_rejects_incomplete_transfers() -> None:
+def test_incomplete_transfers_are_dropped_with_a_line() -> None:
     """Gaps, a missing last block and blocks after the last one are errors."""
     blocks = build_general_block_transfer(bytes(300), 100)
-    with pytest.raises(SegmentError, match="block 3 where block 2 belongs"):
-        join_blocks([blocks[0], blocks[2]])
-    with pytest.raises(SegmentError, match="without the last-block bit"):
-        join_blocks(blocks[:2])
-    with pytest.raises(SegmentError, match="after its last block"):
-        join_blocks([*blocks, blocks[0]])
-    with pytest.raises(SegmentError, match="without the last-block bit"):
-        join_blocks([])
+    (gap,) = run_joiner([blocks[0], blocks[2]])
+    assert isinstance(gap, SegmentError)
+    assert "block 3 came where block 2 belongs" in str(gap)
+    (cut,) = run_joiner(blocks[:2])
+    assert isinstance(cut, SegmentError)
+    assert "without its last block" in str(cut)
+    whole, after = run_joiner([*blocks, blocks[0]])
+    assert whole == bytes(300)
+    assert isinstance(after, SegmentError)
+    assert run_joiner([]) == []
 
 
 # --- the joiner ---------------------------------------------------------------------------

@@ -51,92 +51,38 @@ from cosem_reader.axdr.descriptors import (
     SequenceOf,
     Tagged,
 )
+from cosem_reader.axdr.primitives import (
+    _INTEGER_FORMATS,
+    BitString,
+    Decoder,
+    _compile_character_string,
+    _compile_enumerated,
+    _compile_fixed_octets,
+    _compile_integer,
+    _compile_tagged,
+    _compile_unsupported,
+    _decode_bit_string,
+    _decode_boolean,
+    _decode_null,
+    _decode_octet_string,
+    _element_count,
+    _Entry,
+    _fixed_integer,
+    _fixed_octets_entry,
+    _integer_entry,
+    _integer_size,
+    _null_entry,
+    _octet_string_entry,
+    _text_encoding,
+    _truncated,
+    _unknown_tag,
+    _with_path,
+    decode_length,
+)
 from cosem_reader.axdr.shapes import AlternativeLayout, ShapeBook
 from cosem_reader.errors import AxdrError
 
 __all__ = ["BitString", "Decoder", "Schema", "decode_length"]
-
-#: ``decode(buf, pos) -> (value, next_pos)``
-Decoder = Callable[[bytes, int], tuple[Any, int]]
-
-#: The largest element count a length may announce before a decoder reads it.
-#: Every element takes at least one byte (except NULL), so a count larger than
-#: what is left cannot be right; checking it keeps garbage from allocating.
-_MAX_NULL_RUN = 4096
-
-
-class BitString(NamedTuple):
-    """A BIT STRING value: ``length`` bits, first bit in the high bit of ``data[0]``."""
-
-    data: bytes
-    length: int
-
-    def bits(self) -> str:
-        """The bits as a string of ``0`` and ``1``, as Gurux prints them."""
-        text = "".join(f"{byte:08b}" for byte in self.data)
-        return text[: self.length]
-
-
-def decode_length(buf: bytes, pos: int) -> tuple[int, int]:
-    """An A-XDR length: one byte below 0x80, else 0x8N followed by N (1..4) bytes.
-
-    Shared by every layer that reads A-XDR framing (the security header, block
-    transfer); their messages wrap this one's.
-    """
-    try:
-        first = buf[pos]
-    except IndexError:
-        raise AxdrError("the data ends where a length should be", offset=pos) from None
-    if first < 0x80:
-        return first, pos + 1
-    count = first & 0x7F
-    if count == 0 or count > 4:
-        raise AxdrError(
-            f"0x{first:02X} is no A-XDR length (one byte below 0x80, or 0x81-0x84 and"
-            " that many bytes)",
-            offset=pos,
-        )
-    end = pos + 1 + count
-    if end > len(buf):
-        raise AxdrError(f"the data ends inside a {count}-byte length", offset=pos)
-    return int.from_bytes(buf[pos + 1 : end], "big"), end
-
-
-def _truncated(pos: int, needed: int, buf: bytes) -> AxdrError:
-    left = max(0, len(buf) - pos)
-    return AxdrError(f"needs {needed} bytes, {left} left: the data is truncated", offset=pos)
-
-
-def _with_path(error: AxdrError, step: str) -> AxdrError:
-    return AxdrError(error.message, offset=error.offset, path=(step, *error.path), hint=error.hint)
-
-
-_INTEGER_FORMATS: dict[tuple[int, bool], struct.Struct] = {
-    (1, False): struct.Struct(">B"),
-    (1, True): struct.Struct(">b"),
-    (2, False): struct.Struct(">H"),
-    (2, True): struct.Struct(">h"),
-    (4, False): struct.Struct(">I"),
-    (4, True): struct.Struct(">i"),
-    (8, False): struct.Struct(">Q"),
-    (8, True): struct.Struct(">q"),
-}
-
-
-def _integer_size(lower: int, upper: int) -> tuple[int, bool] | None:
-    """The fixed A-XDR size of an INTEGER whose range is ``lower..upper``."""
-    signed = lower < 0
-    for size in (1, 2, 4, 8):
-        bits = size * 8
-        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        if low <= lower and upper <= high:
-            return size, signed
-    return None
-
-
-#: ``entry(buf, pos) -> ((alternative_name, value), next_pos)``: one alternative of a
-#: CHOICE, called with ``pos`` after the tag byte; it builds the CHOICE's tuple itself.
-_Entry = Callable[[bytes, int], tuple[tuple[str, Any], int]]
 
 
 class _ChoiceTable(NamedTuple):
@@ -226,7 +172,7 @@ class Schema:
             case Reference(name=name):
                 return self.decoder(name)
             case Integer():
-                return self._compile_integer(descriptor)
+                return _compile_integer(descriptor)
             case Enumerated(values=values):
                 return _compile_enumerated(values)
             case Boolean():
@@ -250,20 +196,6 @@ class Schema:
             case ObjectIdentifier():
                 return _compile_unsupported("OBJECT IDENTIFIER is BER encoded, not A-XDR")
         raise TypeError(f"unknown descriptor {descriptor!r}")  # pragma: no cover
-
-    def _compile_integer(self, descriptor: Integer) -> Decoder:
-        fixed = _fixed_integer(descriptor)
-        if fixed is None:
-            return _decode_variable_integer
-        size, unpack_from = fixed
-
-        def decode_integer(buf: bytes, pos: int) -> tuple[Any, int]:
-            try:
-                return unpack_from(buf, pos)[0], pos + size
-            except struct.error:
-                raise _truncated(pos, size, buf) from None
-
-        return decode_integer
 
     def _compile_entry(self, descriptor: Descriptor, name: str) -> _Entry:
         """The entry of one CHOICE alternative: decodes the value, returns ``(name, value)``."""
@@ -329,52 +261,13 @@ class Schema:
 
         if type_name is None or not self.learn_shapes:
             return decode_choice
-        alternatives = self._shape_alternatives(descriptor, type_name)
+        alternatives = _shape_alternatives(self.types, descriptor, type_name)
         if alternatives is None:
             return decode_choice
         # Only where the type is used as a whole (a notification body, an attribute
         # value): its nested lists dispatch on the table and never come through here.
         book = self.shape_books[type_name] = ShapeBook(alternatives)
         return book.decoder(decode_choice)
-
-    def _shape_alternatives(
-        self, descriptor: Choice, type_name: str
-    ) -> dict[int, AlternativeLayout] | None:
-        """How each alternative of a recursive CHOICE lies in a learned layout.
-
-        None for a CHOICE that contains no list of itself: it has no layouts to learn.
-        Alternatives a layout cannot hold are left out, so a value with one is walked.
-        """
-        alternatives: dict[int, AlternativeLayout] = {}
-        recursive = False
-        for alternative in descriptor.alternatives:
-            target = alternative.type
-            if isinstance(target, Reference) and isinstance(self.types.get(target.name), _LEAVES):
-                target = self.types[target.name]
-            name = alternative.name
-            found: AlternativeLayout | None = None
-            match target:
-                case Integer(lower=int(lower), upper=int(upper)):
-                    fixed = _integer_size(lower, upper)
-                    if fixed is not None:
-                        code = _INTEGER_FORMATS[fixed].format[-1]
-                        found = AlternativeLayout(name, "integer", code, fixed[0])
-                case Boolean():
-                    found = AlternativeLayout(name, "boolean")
-                case Null():
-                    found = AlternativeLayout(name, "null")
-                case OctetString(size=None):
-                    found = AlternativeLayout(name, "octets")
-                case OctetString(size=int(size)):
-                    found = AlternativeLayout(name, "fixed", size=size)
-                case CharacterString(kind=kind):
-                    found = AlternativeLayout(name, "text", encoding=_text_encoding(kind))
-                case SequenceOf(element=Reference(name=element)) if element == type_name:
-                    found = AlternativeLayout(name, "list")
-                    recursive = True
-            if found is not None:
-                alternatives[alternative.tag] = found
-        return alternatives if recursive else None
 
     def _element_table(self, element: Descriptor) -> _ChoiceTable | None:
         """The dispatch table of a SEQUENCE OF's element when the element is a CHOICE."""
@@ -448,41 +341,6 @@ class Schema:
         return decode_sequence_of
 
 
-_Unpack = Callable[[bytes, int], tuple[Any, ...]]
-
-
-def _fixed_integer(descriptor: Integer) -> tuple[int, _Unpack] | None:
-    """Size and ``struct`` reader of an INTEGER whose range fits 1, 2, 4 or 8 bytes."""
-    if descriptor.lower is None or descriptor.upper is None:
-        return None
-    fixed = _integer_size(descriptor.lower, descriptor.upper)
-    if fixed is None:
-        return None
-    return fixed[0], _INTEGER_FORMATS[fixed].unpack_from
-
-
-def _unknown_tag(tag: int, known: str, pos: int) -> AxdrError:
-    return AxdrError(
-        f"tag {tag} (0x{tag:02X}) is not an alternative of this CHOICE (known: {known}, …)",
-        offset=pos,
-    )
-
-
-def _element_count(buf: bytes, pos: int, element_may_be_empty: bool) -> tuple[int, int]:
-    """The element count of a SEQUENCE OF, checked against the bytes that follow."""
-    # The one-byte length inline (the common case); decode_length for the rest,
-    # including the error when the data ends here.
-    if pos < len(buf) and buf[pos] < 0x80:
-        count = buf[pos]
-        pos += 1
-    else:
-        count, pos = decode_length(buf, pos)
-    left = len(buf) - pos
-    if count > left and not (element_may_be_empty and count <= _MAX_NULL_RUN):
-        raise AxdrError(f"announces {count} elements but only {left} bytes follow", offset=pos)
-    return count, pos
-
-
 def _sequence_of_choice(table: _ChoiceTable, name: str | None) -> Decoder:
     """SEQUENCE OF a CHOICE: the tag of each element picks its entry straight from the table."""
     entries, names, known = table
@@ -510,167 +368,41 @@ def _sequence_of_choice(table: _ChoiceTable, name: str | None) -> Decoder:
     return decode_sequence_of_choice
 
 
-# -- CHOICE entries of the leaves ------------------------------------------------------
+def _shape_alternatives(
+    types: Mapping[str, Descriptor], descriptor: Choice, type_name: str
+) -> dict[int, AlternativeLayout] | None:
+    """How each alternative of a recursive CHOICE lies in a learned layout.
 
-
-def _integer_entry(name: str, size: int, unpack_from: _Unpack) -> _Entry:
-    def integer_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
-        try:
-            return (name, unpack_from(buf, pos)[0]), pos + size
-        except struct.error:
-            raise _truncated(pos, size, buf) from None
-
-    return integer_entry
-
-
-def _null_entry(name: str) -> _Entry:
-    value = (name, None)
-
-    def null_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
-        return value, pos
-
-    return null_entry
-
-
-def _octet_string_entry(name: str) -> _Entry:
-    def octet_string_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
-        if pos < len(buf) and buf[pos] < 0x80:
-            size = buf[pos]
-            pos += 1
-        else:
-            size, pos = decode_length(buf, pos)
-        end = pos + size
-        if end > len(buf):
-            raise _truncated(pos, size, buf)
-        return (name, buf[pos:end]), end
-
-    return octet_string_entry
-
-
-def _fixed_octets_entry(name: str, size: int) -> _Entry:
-    def fixed_octets_entry(buf: bytes, pos: int) -> tuple[tuple[str, Any], int]:
-        end = pos + size
-        if end > len(buf):
-            raise _truncated(pos, size, buf)
-        return (name, buf[pos:end]), end
-
-    return fixed_octets_entry
-
-
-# -- leaf decoders ---------------------------------------------------------------------
-
-
-def _decode_null(buf: bytes, pos: int) -> tuple[Any, int]:
-    return None, pos
-
-
-def _decode_boolean(buf: bytes, pos: int) -> tuple[Any, int]:
-    try:
-        return buf[pos] != 0, pos + 1
-    except IndexError:
-        raise _truncated(pos, 1, buf) from None
-
-
-def _decode_variable_integer(buf: bytes, pos: int) -> tuple[Any, int]:
-    """A-XDR INTEGER without a range: 0..127 in one byte, else 0x80|n and n bytes."""
-    try:
-        first = buf[pos]
-    except IndexError:
-        raise _truncated(pos, 1, buf) from None
-    if first < 0x80:
-        return first, pos + 1
-    count = first & 0x7F
-    end = pos + 1 + count
-    if count == 0 or end > len(buf):
-        raise _truncated(pos + 1, count, buf)
-    return int.from_bytes(buf[pos + 1 : end], "big", signed=True), end
-
-
-def _compile_enumerated(values: tuple[tuple[str, int], ...]) -> Decoder:
-    names: dict[int, str] = {number: name for name, number in values}
-
-    def decode_enumerated(buf: bytes, pos: int) -> tuple[Any, int]:
-        try:
-            number = buf[pos]
-        except IndexError:
-            raise _truncated(pos, 1, buf) from None
-        return names.get(number, number), pos + 1
-
-    return decode_enumerated
-
-
-def _decode_octet_string(buf: bytes, pos: int) -> tuple[Any, int]:
-    size, pos = decode_length(buf, pos)
-    end = pos + size
-    if end > len(buf):
-        raise _truncated(pos, size, buf)
-    return buf[pos:end], end
-
-
-def _compile_fixed_octets(size: int) -> Decoder:
-    def decode_fixed_octets(buf: bytes, pos: int) -> tuple[Any, int]:
-        end = pos + size
-        if end > len(buf):
-            raise _truncated(pos, size, buf)
-        return buf[pos:end], end
-
-    return decode_fixed_octets
-
-
-def _decode_bit_string(buf: bytes, pos: int) -> tuple[Any, int]:
-    bits, pos = decode_length(buf, pos)
-    size = (bits + 7) // 8
-    end = pos + size
-    if end > len(buf):
-        raise _truncated(pos, size, buf)
-    return BitString(bytes(buf[pos:end]), bits), end
-
-
-def _text_encoding(kind: str) -> str:
-    return "utf-8" if kind == "UTF8String" else "latin-1"
-
-
-def _compile_character_string(kind: str) -> Decoder:
-    encoding = _text_encoding(kind)
-
-    def decode_character_string(buf: bytes, pos: int) -> tuple[Any, int]:
-        size, pos = decode_length(buf, pos)
-        end = pos + size
-        if end > len(buf):
-            raise _truncated(pos, size, buf)
-        return bytes(buf[pos:end]).decode(encoding, errors="replace"), end
-
-    return decode_character_string
-
-
-def _compile_tagged(descriptor: Tagged) -> Decoder:
-    if isinstance(descriptor.type, BitStringType) and descriptor.tag_class == "APPLICATION":
-        return _compile_ber_bit_string(descriptor.number)
-    return _compile_unsupported(
-        f"[{descriptor.tag_class} {descriptor.number}] types are BER encoded (ACSE), not A-XDR"
-    )
-
-
-def _compile_ber_bit_string(number: int) -> Decoder:
-    """``Conformance`` travels BER encoded inside the A-XDR InitiateRequest/-Response."""
-    identifier = bytes([0x5F, number]) if number >= 31 else bytes([0x40 | number])
-
-    def decode_ber_bit_string(buf: bytes, pos: int) -> tuple[Any, int]:
-        if bytes(buf[pos : pos + len(identifier)]) != identifier:
-            raise AxdrError(f"expected the BER tag {identifier.hex().upper()}", offset=pos)
-        pos += len(identifier)
-        size, pos = decode_length(buf, pos)
-        end = pos + size
-        if size < 1 or end > len(buf):
-            raise _truncated(pos, max(size, 1), buf)
-        unused = buf[pos]
-        return BitString(bytes(buf[pos + 1 : end]), (size - 1) * 8 - unused), end
-
-    return decode_ber_bit_string
-
-
-def _compile_unsupported(reason: str) -> Decoder:
-    def decode_unsupported(buf: bytes, pos: int) -> tuple[Any, int]:
-        raise AxdrError(f"cannot decode: {reason}", offset=pos)
-
-    return decode_unsupported
+    None for a CHOICE that contains no list of itself: it has no layouts to learn.
+    Alternatives a layout cannot hold are left out, so a value with one is walked.
+    """
+    alternatives: dict[int, AlternativeLayout] = {}
+    recursive = False
+    for alternative in descriptor.alternatives:
+        target = alternative.type
+        if isinstance(target, Reference) and isinstance(types.get(target.name), _LEAVES):
+            target = types[target.name]
+        name = alternative.name
+        found: AlternativeLayout | None = None
+        match target:
+            case Integer(lower=int(lower), upper=int(upper)):
+                fixed = _integer_size(lower, upper)
+                if fixed is not None:
+                    code = _INTEGER_FORMATS[fixed].format[-1]
+                    found = AlternativeLayout(name, "integer", code, fixed[0])
+            case Boolean():
+                found = AlternativeLayout(name, "boolean")
+            case Null():
+                found = AlternativeLayout(name, "null")
+            case OctetString(size=None):
+                found = AlternativeLayout(name, "octets")
+            case OctetString(size=int(size)):
+                found = AlternativeLayout(name, "fixed", size=size)
+            case CharacterString(kind=kind):
+                found = AlternativeLayout(name, "text", encoding=_text_encoding(kind))
+            case SequenceOf(element=Reference(name=element)) if element == type_name:
+                found = AlternativeLayout(name, "list")
+                recursive = True
+        if found is not None:
+            alternatives[alternative.tag] = found
+    return alternatives if recursive else None

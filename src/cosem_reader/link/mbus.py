@@ -32,6 +32,7 @@ from typing import Final, NamedTuple
 
 from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import FrameError
+from cosem_reader.link.skipped_run import SkippedRun
 
 __all__ = ["MAX_FRAME_LENGTH", "LongFrame", "LongFrameReader", "parse_long_frame"]
 
@@ -49,9 +50,6 @@ _MIN_FRAME_LENGTH: Final = _HEADER_LENGTH + _MIN_L + 2
 _L_OVERFLOW: Final = 256
 #: The longest frame the reader accepts: ``L = 255 + 256`` under the L-overflow quirk.
 MAX_FRAME_LENGTH: Final = _HEADER_LENGTH + 255 + _L_OVERFLOW + 2
-#: A run of skipped bytes is reported at the latest after this many bytes, so that
-#: a line with wrong serial settings shows up in the log while it lasts.
-_MAX_REPORTED_RUN: Final = 4096
 #: Feed chunks are scanned in pieces of this size to keep the buffer bounded.
 _FEED_PIECE: Final = 4096
 
@@ -247,7 +245,7 @@ class LongFrameReader:
     piece of a feed chunk.
     """
 
-    __slots__ = ("_base", "_buf", "_look", "_need", "_run_end", "_run_failure", "_run_start")
+    __slots__ = ("_base", "_buf", "_look", "_need", "_skipped")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -255,9 +253,9 @@ class LongFrameReader:
         self._base = 0
         #: Buffer index from which later starts have not yet been ruled out as frames.
         self._look = 0
-        self._run_start: int | None = None
-        self._run_end = 0
-        self._run_failure: _Failure | None = None
+        self._skipped = SkippedRun(
+            "do not begin an M-Bus long frame (68 L L 68)", _HINT_LINE, _MIN_FRAME_LENGTH
+        )
         #: The length of the frame at ``_buf[0]`` while only its remaining bytes are
         #: awaited: until they are all there, a chunk without a start byte decides nothing.
         self._need: int | None = None
@@ -309,7 +307,7 @@ class LongFrameReader:
         """End of stream: decide what is buffered, report leftover partial data."""
         out: list[LongFrame | FrameError] = []
         self._scan(out, final=True)
-        self._close_run(out)
+        self._skipped.close(out)
         return out
 
     # -- scanning ----------------------------------------------------------------------
@@ -317,38 +315,40 @@ class LongFrameReader:
     def _scan(self, out: list[LongFrame | FrameError], *, final: bool) -> None:
         buf = self._buf
         size = len(buf)
+        base = self._base
+        skip = self._skipped.add
         pos = 0
         self._need = None
         while pos < size:
             start = buf.find(_START, pos)
             if start < 0:
-                self._skip(pos, size, None, out)
+                skip(base + pos, base + size, None, out)
                 pos = size
                 break
             if start > pos:
-                self._skip(pos, start, None, out)
+                skip(base + pos, base + start, None, out)
             verdict = self._judge(start, final=final)
             if isinstance(verdict, LongFrame):
-                self._close_run(out)
+                self._skipped.close(out)
                 out.append(verdict)
                 pos = start + verdict.raw_length
             elif isinstance(verdict, _Wait):
                 later = self._earliest_valid(start + 1, size + 1)
                 if later is None and final:
-                    self._skip(start, start + 1, verdict.if_given_up, out)
+                    skip(base + start, base + start + 1, verdict.if_given_up, out)
                     pos = start + 1
                     continue
                 if later is None:
                     pos = start
                     self._need = verdict.cut_short
                     break
-                self._skip(start, later, self._given_up(start, later, verdict), out)
+                skip(base + start, base + later, self._given_up(start, later, verdict), out)
                 pos = later
             elif isinstance(verdict, _Failure):
-                self._skip(start, start + 1, verdict, out)
+                skip(base + start, base + start + 1, verdict, out)
                 pos = start + 1
             else:
-                self._skip(start, start + 1, None, out)
+                skip(base + start, base + start + 1, None, out)
                 pos = start + 1
         del buf[:pos]
         self._base += pos
@@ -413,6 +413,13 @@ class LongFrameReader:
                 offset + 1,
                 _HINT_LINE,
             )
+        return self._judge_overflow(start, length, failure, final=final)
+
+    def _judge_overflow(
+        self, start: int, length: int, failure: _Failure, *, final: bool
+    ) -> LongFrame | _Failure | _Wait:
+        """The frame read with ``L + 256`` (the T210-D quirk), once the plain L failed."""
+        buf = self._buf
         end = start + length + _L_OVERFLOW + 6
         if end > len(buf):
             return failure if final else _Wait(failure)
@@ -422,7 +429,7 @@ class LongFrameReader:
         if isinstance(checked, LongFrame):
             log.debug(
                 "long frame at byte %d read with L=%d (L-field overflow)",
-                offset,
+                self._base + start,
                 length + _L_OVERFLOW,
             )
             return checked
@@ -457,42 +464,3 @@ class LongFrameReader:
                 self._look = index + 1
             index += 1
         return best
-
-    # -- skipped runs ------------------------------------------------------------------
-
-    def _skip(
-        self, first: int, end: int, failure: _Failure | None, out: list[LongFrame | FrameError]
-    ) -> None:
-        """Bytes ``buf[first:end]`` belong to no frame; ``failure`` says why, if known."""
-        if self._run_start is None:
-            self._run_start = self._base + first
-            self._run_failure = failure
-        elif self._run_failure is None:
-            self._run_failure = failure
-        self._run_end = self._base + end
-        if self._run_end - self._run_start >= _MAX_REPORTED_RUN:
-            self._close_run(out)
-
-    def _close_run(self, out: list[LongFrame | FrameError]) -> None:
-        if self._run_start is None:
-            return
-        count = self._run_end - self._run_start
-        failure = self._run_failure
-        if failure is None:
-            error = FrameError(
-                f"skipped {count} byte(s) that do not begin an M-Bus long frame (68 L L 68)",
-                offset=self._run_start,
-                hint=_HINT_LINE,
-                frame_lost=count >= _MIN_FRAME_LENGTH,
-            )
-        else:
-            error = FrameError(
-                f"skipped {count} byte(s): {failure.message}",
-                offset=self._run_start,
-                hint=failure.hint,
-                frame_lost=True,
-            )
-        log.debug("%s", error)
-        out.append(error)
-        self._run_start = None
-        self._run_failure = None

@@ -19,7 +19,8 @@ from datetime import tzinfo
 from typing import Any, Literal, Protocol
 
 from cosem_reader._slots import frozen_constructor
-from cosem_reader.axdr.apdu import decode_apdu, schema
+from cosem_reader.axdr.apdu import decode_apdu, new_schema
+from cosem_reader.axdr.schema import Schema
 from cosem_reader.cosem import dsmr_readings
 from cosem_reader.cosem.layouts import KNOWN_LAYOUTS, ListLayout
 from cosem_reader.cosem.obis import ObisCode
@@ -32,7 +33,7 @@ from cosem_reader.errors import (
     SegmentError,
 )
 from cosem_reader.link import dsmr, hdlc, mbus
-from cosem_reader.pipeline.probe import LinkProbe
+from cosem_reader.pipeline.probe import LinkProbe, apdu_end
 from cosem_reader.security.authentication import (
     Authentication,
     FrameCounterStore,
@@ -40,13 +41,14 @@ from cosem_reader.security.authentication import (
 )
 from cosem_reader.security.ciphering import (
     CipheredApdu,
+    Deciphered,
     Decipherer,
-    decode_ciphered_apdu,
     is_ciphered,
     looks_like_apdu,
     parse_ciphered_apdu,
 )
 from cosem_reader.transport.block_transfer import BlockTransferJoiner
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 from cosem_reader.transport.mbus_segments import SegmentJoiner
 
 __all__ = ["Decoded", "Layer", "StreamDecoder", "decode_capture"]
@@ -109,10 +111,12 @@ class StreamDecoder:
     require_authentication: bool | None = None
     #: The last authenticated frame counters (in memory unless given).
     counter_store: FrameCounterStore | None = None
-    #: Learn the layouts met to read them again faster; off, every push is walked.
+    #: Whether this decoder learns the layouts of its meter's pushes (A-XDR shapes,
+    #: readings plans); off, every push takes the walks.
     learn: bool = True
 
     def __post_init__(self) -> None:
+        self._schema = new_schema(learn=self.learn)
         self._plans = ReadingsPlans(enabled=self.learn)
         self._authentication = Authentication(required=False, store=self.counter_store)
         self._tag_warned = False
@@ -129,11 +133,16 @@ class StreamDecoder:
         self._mbus_reader = mbus.LongFrameReader()
         self._segments = SegmentJoiner()
         self._hdlc_reader = hdlc.HdlcFrameReader()
-        self._hdlc_joiner = hdlc.HdlcApduJoiner()
+        self._hdlc_joiner = HdlcApduJoiner()
         self._blocks = BlockTransferJoiner()
         self._raw = b""
         self._p1_reader = dsmr.P1Reader()
         self._decipherer: Decipherer | None = None
+
+    @property
+    def schema(self) -> Schema:
+        """The A-XDR schema this decoder owns, with the layouts it has learned."""
+        return self._schema
 
     @property
     def active_layer(self) -> Layer | None:
@@ -333,10 +342,7 @@ class StreamDecoder:
             self._on_link_apdu(apdu, results)
 
     def _apdu_length(self, data: bytes) -> int:
-        if is_ciphered(data):
-            return decode_ciphered_apdu(data, 0, self.system_title)[1]
-        _, end = schema().decode("XDLMS-APDU", _quirk_view(data))
-        return end + (1 if _has_tagged_date_time(data) else 0)
+        return apdu_end(data, self.system_title, self._schema)[1]
 
     # -- APDU --------------------------------------------------------------------------
 
@@ -361,8 +367,9 @@ class StreamDecoder:
             authentication.check_plaintext()
             if self.on_apdu is not None:
                 self.on_apdu(apdu)
+            tree = decode_apdu(apdu, self._schema)
             return notification_from_apdu(
-                decode_apdu(apdu),
+                tree,
                 apdu,
                 self.local_zone,
                 layouts=self.layouts,
@@ -372,16 +379,8 @@ class StreamDecoder:
         ciphered = parse_ciphered_apdu(apdu, self.system_title)
         if self.key is None:
             return ciphered
-        decipherer = self._decipherer
-        # The keys are plain fields: whoever changes one gets a decipherer for the new pair.
-        if decipherer is None or decipherer.key != self.key or decipherer.auth_key != self.auth_key:
-            decipherer = self._decipherer = Decipherer(self.key, self.auth_key)
-        try:
-            deciphered = decipherer.decipher(ciphered)
-        except SecurityError as error:
-            raise RejectedPushError.about(ciphered, error) from error
+        deciphered = self._decipher(ciphered, self.key)
         authentication.check(ciphered, deciphered)
-        plaintext = deciphered.plaintext
         if deciphered.tag_verified is False and not self._tag_warned:
             self._tag_warned = True
             log.warning(
@@ -389,7 +388,41 @@ class StreamDecoder:
                 " no authentication key given (--auth-key)"
             )
         if self.on_apdu is not None:
-            self.on_apdu(plaintext)
+            self.on_apdu(deciphered.plaintext)
+        inner = self._decode_plaintext(ciphered, deciphered)
+        if isinstance(inner, Notification):
+            # Not dataclasses.replace: this runs for every push, and replace() costs
+            # four times as much (test_fast_paths pins the field list).
+            inner = _make_notification(
+                inner.apdu_type,
+                inner.invoke_id,
+                inner.timestamp,
+                inner.readings,
+                inner.apdu,
+                inner.tree,
+                ciphered.system_title,
+                ciphered.frame_counter,
+                ciphered.security_control,
+                deciphered.tag_verified,
+            )
+        return inner
+
+
+    def _decipher(self, ciphered: CipheredApdu, key: bytes) -> Deciphered:
+        decipherer = self._decipherer
+        # The keys are plain fields: whoever changes one gets a decipherer for the new pair.
+        if decipherer is None or decipherer.key != key or decipherer.auth_key != self.auth_key:
+            decipherer = self._decipherer = Decipherer(key, self.auth_key)
+        try:
+            return decipherer.decipher(ciphered)
+        except SecurityError as error:
+            raise RejectedPushError.about(ciphered, error) from error
+
+    def _decode_plaintext(
+        self, ciphered: CipheredApdu, deciphered: Deciphered
+    ) -> Notification | CipheredApdu:
+        """What a deciphered APDU holds; a wrong key said so when no tag proved the key."""
+        plaintext = deciphered.plaintext
         inner: Notification | CipheredApdu
         try:
             if dsmr.is_telegram(plaintext):
@@ -400,7 +433,7 @@ class StreamDecoder:
                 inner = self._decode(plaintext)
             else:
                 inner = notification_from_apdu(
-                    decode_apdu(plaintext),
+                    decode_apdu(plaintext, self._schema),
                     plaintext,
                     self.local_zone,
                     layouts=self.layouts,
@@ -418,21 +451,6 @@ class StreamDecoder:
                 cause="key", system_title=ciphered.system_title,
                 frame_counter=ciphered.frame_counter,
             ) from error
-        if isinstance(inner, Notification):
-            # Not dataclasses.replace: this runs for every push, and replace() costs
-            # four times as much (test_fast_paths pins the field list).
-            inner = _make_notification(
-                inner.apdu_type,
-                inner.invoke_id,
-                inner.timestamp,
-                inner.readings,
-                inner.apdu,
-                inner.tree,
-                ciphered.system_title,
-                ciphered.frame_counter,
-                ciphered.security_control,
-                deciphered.tag_verified,
-            )
         return inner
 
 
@@ -453,14 +471,6 @@ def _not_an_apdu(error: CosemReaderError, size: int) -> FrameError:
         f"skipped {size} bytes that are no complete APDU",
         hint="the capture is cut off, or holds no bare APDUs; check --layer",
     )
-
-
-def _has_tagged_date_time(data: bytes) -> bool:
-    return len(data) > 7 and data[0] == 0x0F and data[5] == 0x09 and data[6] == 0x0C
-
-
-def _quirk_view(data: bytes) -> bytes:
-    return data[:5] + data[6:] if _has_tagged_date_time(data) else data
 
 
 def decode_capture(

@@ -13,36 +13,66 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from cosem_reader.axdr.apdu import DATA_NOTIFICATION, schema
+from cosem_reader.axdr.apdu import decode_apdu_at_start
+from cosem_reader.axdr.apdu_tags import (
+    DATA_NOTIFICATION,
+    EVENT_NOTIFICATION,
+    GENERAL_BLOCK_TRANSFER,
+    GENERAL_DED_CIPHERING,
+    GENERAL_GLO_CIPHERING,
+    GET_RESPONSE,
+)
+from cosem_reader.axdr.schema import Schema
 from cosem_reader.errors import CosemReaderError
 from cosem_reader.link import dsmr, hdlc, mbus
 from cosem_reader.security.ciphering import decode_ciphered_apdu, is_ciphered
 
-__all__ = ["LinkLayer", "LinkProbe", "guess_layer"]
+__all__ = ["LinkLayer", "LinkProbe", "apdu_end", "guess_layer"]
 
 LinkLayer = Literal["mbus", "hdlc", "raw", "dsmr"]
 
 _MBUS_START = 0x68
 _HDLC_FLAG = 0x7E
-_OCTET_STRING_TAG = 0x09
 _RAW_WINDOW = 4096
 #: Runs of zeros in any binary file decode as tiny APDUs (``0F 00 00 00 00 00 00`` is a
 #: data-notification carrying null-data); a real push is never this short.
 _MIN_EVIDENCE = 16
-_BLOCK_TRANSFER = 0xE0
-_EVENT_NOTIFICATION = 0xC2
-_DATE_TIME_LENGTHS = frozenset({0x00, 0x0C, _OCTET_STRING_TAG})
+#: A data-notification's date-time length byte: absent, 12 bytes, or the tagged form's
+#: ``09`` (:func:`cosem_reader.axdr.apdu.untagged_date_time`).
+_DATE_TIME_LENGTHS = frozenset({0x00, 0x0C, 0x09})
+#: The short glo- forms carry no system title; their header's length is all we need.
+_ANY_SYSTEM_TITLE = b"\x00" * 8
 
 
 #: The APDUs a meter pushes bare: data-notification, general-glo/ded-ciphering,
 #: general-block-transfer, event-notification and get-response.  The short glo-/ded-
 #: forms and the association APDUs are left out on purpose: their headers are so
 #: short that ciphertext matches them all the time.
-_PUSHED_APDU_TAGS = frozenset({DATA_NOTIFICATION, 0xDB, 0xDC, 0xE0, 0xC2, 0xC4})
+_PUSHED_APDU_TAGS = frozenset(
+    {
+        DATA_NOTIFICATION,
+        GENERAL_GLO_CIPHERING,
+        GENERAL_DED_CIPHERING,
+        GENERAL_BLOCK_TRANSFER,
+        EVENT_NOTIFICATION,
+        GET_RESPONSE,
+    }
+)
 
 
 def _apdu_tag(byte: bytes) -> bool:
     return bool(byte) and byte[0] in _PUSHED_APDU_TAGS
+
+
+def apdu_end(
+    data: bytes, system_title: bytes | None, using: Schema | None = None
+) -> tuple[Any, int]:
+    """Where the APDU (ciphered or not) that ``data`` begins with ends, and its tree
+    (None for a ciphered one, whose header alone says); raises
+    :class:`~cosem_reader.errors.CosemReaderError` when it is none or not whole yet."""
+    if is_ciphered(data):
+        return None, decode_ciphered_apdu(data, 0, system_title)[1]
+    return decode_apdu_at_start(data, using)
 
 
 def _apdu_end(data: bytes) -> int | None:
@@ -55,16 +85,10 @@ def _apdu_end(data: bytes) -> int | None:
     if not _apdu_tag(data[:1]):
         return None
     try:
-        if is_ciphered(data):
-            return decode_ciphered_apdu(data, 0, b"\x00" * 8)[1]
-        view = data
-        # the tagged date-time some Kaifa and Kamstrup meters send (09 0C …)
-        if len(data) > 7 and data[0] == DATA_NOTIFICATION and data[5] == _OCTET_STRING_TAG:
-            view = data[:5] + data[6:]
-        tree, end = schema().decode("XDLMS-APDU", view)
+        tree, end = apdu_end(data, _ANY_SYSTEM_TITLE)
     except CosemReaderError:
         return None
-    return int(end) + len(data) - len(view) if _plausible_push(tree) else None
+    return end if tree is None or _plausible_push(tree) else None
 
 
 def _plausible_push(tree: Any) -> bool:
@@ -124,10 +148,10 @@ def _same_kind(first: bytes, second: bytes) -> bool:
     if first[0] == DATA_NOTIFICATION:
         # A date-time is absent or 12 bytes (09 0C: the tagged form of some meters).
         return all(len(apdu) > 5 and apdu[5] in _DATE_TIME_LENGTHS for apdu in (first, second))
-    if first[0] == _EVENT_NOTIFICATION:
+    if first[0] == EVENT_NOTIFICATION:
         # Its time is OPTIONAL: absent (00), or present (01) and 12 bytes long.
         return all(apdu[1:2] == b"\x00" or apdu[1:3] == b"\x01\x0c" for apdu in (first, second))
-    if first[0] != _BLOCK_TRANSFER:
+    if first[0] != GENERAL_BLOCK_TRANSFER:
         return True
     return len(second) > 3 and int.from_bytes(second[2:4]) == int.from_bytes(first[2:4]) + 1
 

@@ -16,10 +16,10 @@ never acknowledged, so joining uses only the block number and the last-block bit
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from cosem_reader.axdr.apdu_tags import GENERAL_BLOCK_TRANSFER
 from cosem_reader.axdr.schema import decode_length
 from cosem_reader.errors import AxdrError, SegmentError
 
@@ -27,14 +27,13 @@ __all__ = [
     "GENERAL_BLOCK_TRANSFER_TAG",
     "BlockTransferJoiner",
     "GeneralBlockTransfer",
-    "join_blocks",
     "parse_general_block_transfer",
 ]
 
 log = logging.getLogger(__name__)
 
 #: XDLMS-APDU tag of general-block-transfer (224).
-GENERAL_BLOCK_TRANSFER_TAG: Final = 0xE0
+GENERAL_BLOCK_TRANSFER_TAG: Final = GENERAL_BLOCK_TRANSFER
 
 _LAST_BLOCK: Final = 0x80
 _STREAMING: Final = 0x40
@@ -98,34 +97,6 @@ def parse_general_block_transfer(apdu: bytes | bytearray | memoryview) -> Genera
         block_number_ack=int.from_bytes(data[4:6], "big"),
         block_data=data[start:end],
     )
-
-
-def join_blocks(apdus: Iterable[bytes | bytearray | memoryview]) -> bytes:
-    """Join the general-block-transfer APDUs of one complete transfer into the inner APDU.
-
-    The blocks must be numbered 1..n in order with last-block set on block n and only there.
-    Raises :class:`SegmentError` otherwise.
-    """
-    parts: list[bytes] = []
-    last = False
-    for apdu in apdus:
-        if last:
-            raise SegmentError(
-                f"general-block-transfer has blocks after its last block {len(parts)}"
-            )
-        block = parse_general_block_transfer(apdu)
-        if block.block_number != len(parts) + 1:
-            raise SegmentError(
-                f"general-block-transfer block {block.block_number} where block "
-                f"{len(parts) + 1} belongs"
-            )
-        parts.append(block.block_data)
-        last = block.last_block
-    if not last:
-        raise SegmentError(
-            f"general-block-transfer ends after block {len(parts)} without the last-block bit"
-        )
-    return b"".join(parts)
 
 
 class BlockTransferJoiner:
