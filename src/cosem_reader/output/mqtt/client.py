@@ -156,13 +156,14 @@ class MqttPublisher:
             return
         deadline = time.monotonic() + timeout
         left, in_doubt, connected = self._link.drain(deadline, timeout)
+        spooled = self._delivery.spool is not None
         if left:
             logger.warning(
                 "MQTT: %d reading(s) not delivered to %s before stopping%s%s",
                 left,
                 self.settings.host,
                 f" ({in_doubt} message(s) of them sent but not confirmed)" if in_doubt else "",
-                "; the spool keeps them for the next start" if self._delivery.spool else "",
+                "; the spool keeps them for the next start" if spooled else "",
             )
         self._link.close(client, self.availability_topic if connected else None, deadline)
         self._delivery.close()
