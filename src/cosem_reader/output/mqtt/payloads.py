@@ -1,0 +1,130 @@
+"""What is published for a reading: topics and payload bytes, per value and as JSON state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cosem_reader.cosem.obis import format_name
+from cosem_reader.cosem.readings import Notification, Reading, ReadingValue, system_timezone
+from cosem_reader.output.homeassistant import obis_slug
+from cosem_reader.output.jsonout import dumps, notification_to_dict
+from cosem_reader.output.mqtt.settings import MqttSettings, sanitize_level, topic_level
+from cosem_reader.output.outbox import Message
+
+__all__ = [
+    "OFFLINE",
+    "ONLINE",
+    "control_message",
+    "format_date_time",
+    "meter_id_from",
+    "reading_identifier",
+    "reading_messages",
+    "state_payload",
+    "value_payload",
+]
+
+#: The payloads of the retained availability topic.
+ONLINE, OFFLINE = "online", "offline"
+
+
+def meter_id_from(notification: Notification) -> str:
+    """A meter id for topics: the system title in lower-case hex, else the meter number."""
+    if notification.system_title:
+        return notification.system_title.hex()
+    for reading in notification.readings:
+        if (
+            reading.obis is not None
+            and (reading.obis.c, reading.obis.d) == (96, 1)
+            and isinstance(reading.value, str | int)
+        ):
+            return sanitize_level(str(reading.value))
+    return "meter"
+
+
+def reading_identifier(reading: Reading, settings: MqttSettings) -> str:
+    """The per-value topic level of a reading: ``1-0_1_8_0``, or its sanitised name."""
+    if reading.obis is None:
+        return topic_level(f"position_{reading.position}", settings)
+    if settings.topic_identifier == "name":
+        return topic_level(
+            format_name(reading.obis, settings.language, settings.name_template), settings
+        )
+    return topic_level(obis_slug(reading.obis), settings)
+
+
+def format_date_time(value: datetime, date_time_format: str) -> str | int:
+    """A date-time as ``epoch`` seconds, ``js`` milliseconds, ``iso`` or ``iso-local``.
+
+    ``iso`` keeps the UTC offset the meter stated, ``iso-local`` converts to this
+    machine's time zone.
+    """
+    if date_time_format == "epoch":
+        return int(value.timestamp())
+    if date_time_format == "js":
+        return int(value.timestamp() * 1000)
+    if date_time_format == "iso-local":
+        return value.astimezone(system_timezone()).isoformat()
+    return value.isoformat()
+
+
+def state_payload(notification: Notification, settings: MqttSettings) -> str:
+    """The JSON state message of one reading, date-times in ``settings.date_time_format``."""
+    document = notification_to_dict(notification, settings.language, settings.name_template)
+    if settings.date_time_format != "iso":
+        formatted: dict[str, str | int] = {}
+        instants = [r.value for r in notification.readings if isinstance(r.value, datetime)]
+        if notification.timestamp is not None:
+            instants.append(notification.timestamp)
+        for instant in instants:
+            if isinstance(instant, datetime):
+                formatted[instant.isoformat()] = format_date_time(
+                    instant, settings.date_time_format
+                )
+        if document.get("timestamp") in formatted:
+            document["timestamp"] = formatted[document["timestamp"]]
+        for group in ("values", "values_by_position"):
+            for entry in document.get(group, {}).values():
+                value = entry.get("value")
+                if isinstance(value, str) and value in formatted:
+                    entry["value"] = formatted[value]
+    return dumps(document)
+
+
+def value_payload(reading: Reading, settings: MqttSettings) -> str | None:
+    """The plain payload of one per-value topic (``233.7`` / ``233.7 V``); None for no value."""
+    value: ReadingValue | str | int = reading.value
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        text = str(format_date_time(value, settings.date_time_format))
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = dumps(value)
+    if settings.include_unit and reading.unit:
+        text = f"{text} {reading.unit}"
+    return text
+
+
+def reading_messages(
+    notification: Notification, settings: MqttSettings, prefix: str
+) -> list[Message]:
+    """The state message and the per-value messages of one reading under ``prefix``."""
+    qos, retain = settings.qos, settings.retain
+    messages: list[Message] = []
+    if settings.publish_json:
+        payload = state_payload(notification, settings).encode("utf-8")
+        messages.append(Message(f"{prefix}/state", payload, qos, retain))
+    if settings.publish_values:
+        for reading in notification.readings:
+            text = value_payload(reading, settings)
+            if text is None:
+                continue
+            topic = f"{prefix}/{reading_identifier(reading, settings)}"
+            messages.append(Message(topic, text.encode("utf-8"), qos, retain))
+    return messages
+
+
+def control_message(topic: str, payload: bytes, settings: MqttSettings, kind: str) -> Message:
+    """A retained message about the meter rather than a reading: discovery, availability."""
+    return Message(topic, payload, settings.qos, True, kind=kind)
