@@ -18,34 +18,25 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Literal, Protocol
 
-from cosem_reader._slots import frozen_constructor
-from cosem_reader.axdr.apdu import decode_apdu, new_schema
 from cosem_reader.axdr.schema import Schema
 from cosem_reader.cosem import dsmr_readings
 from cosem_reader.cosem.layouts import KNOWN_LAYOUTS, ListLayout
 from cosem_reader.cosem.obis import ObisCode
-from cosem_reader.cosem.readings import Notification, ReadingsPlans, notification_from_apdu
 from cosem_reader.errors import (
-    AxdrError,
     CosemReaderError,
     FrameError,
     SecurityError,
     SegmentError,
 )
 from cosem_reader.link import dsmr, hdlc, mbus
+from cosem_reader.pipeline.apdus import ApduDecoding, Counters, Decoded
+from cosem_reader.pipeline.bare_apdus import BareApduReader
 from cosem_reader.pipeline.probe import LinkProbe, apdu_end
 from cosem_reader.security.authentication import (
-    Authentication,
     FrameCounterStore,
-    RejectedPushError,
 )
 from cosem_reader.security.ciphering import (
-    CipheredApdu,
-    Deciphered,
     Decipherer,
-    is_ciphered,
-    looks_like_apdu,
-    parse_ciphered_apdu,
 )
 from cosem_reader.transport.block_transfer import BlockTransferJoiner
 from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
@@ -55,14 +46,8 @@ __all__ = ["Decoded", "Layer", "StreamDecoder", "decode_capture"]
 
 log = logging.getLogger(__name__)
 
-_make_notification = frozen_constructor(Notification)
-
 Layer = Literal["auto", "mbus", "hdlc", "raw", "dsmr"]
 
-#: One result of the pipeline, in stream order.
-Decoded = Notification | CipheredApdu | CosemReaderError
-
-_MAX_RAW_APDU = 65536
 #: Bytes without a frame (or APDU) after which a second probe checks the link layer:
 #: more than the longest gap a meter leaves inside a push.
 _WATCH_AFTER = 1024
@@ -78,15 +63,7 @@ class _Joiner(Protocol):
 
 
 @dataclass
-class _Counters:
-    frames: int = 0
-    apdus: int = 0
-    notifications: int = 0
-    errors: int = 0
-
-
-@dataclass
-class StreamDecoder:
+class StreamDecoder(ApduDecoding):
     """Feed it bytes in any chunking; it returns what each complete APDU decoded to."""
 
     key: bytes | None = None
@@ -105,7 +82,7 @@ class StreamDecoder:
     layouts: Sequence[ListLayout] = KNOWN_LAYOUTS
     #: Scalers for registers the meter sends without scaler-unit.
     scalers: Mapping[ObisCode, int] | None = None
-    counters: _Counters = field(default_factory=_Counters)
+    counters: Counters = field(default_factory=Counters)
     #: Only authenticated pushes count (see :mod:`cosem_reader.security.authentication`);
     #: None: when an authentication key is given.
     require_authentication: bool | None = None
@@ -116,10 +93,7 @@ class StreamDecoder:
     learn: bool = True
 
     def __post_init__(self) -> None:
-        self._schema = new_schema(learn=self.learn)
-        self._plans = ReadingsPlans(enabled=self.learn)
-        self._authentication = Authentication(required=False, store=self.counter_store)
-        self._tag_warned = False
+        self._start_apdu_decoding()
         self._probe = LinkProbe() if self.layer == "auto" else None
         self._active: Layer | None = None if self.layer == "auto" else self.layer
         self._watch: LinkProbe | None = None
@@ -135,7 +109,7 @@ class StreamDecoder:
         self._hdlc_reader = hdlc.HdlcFrameReader()
         self._hdlc_joiner = HdlcApduJoiner()
         self._blocks = BlockTransferJoiner()
-        self._raw = b""
+        self._bare_apdus = BareApduReader(self._apdu_length)
         self._p1_reader = dsmr.P1Reader()
         self._decipherer: Decipherer | None = None
 
@@ -230,8 +204,8 @@ class StreamDecoder:
             for item in self._p1_reader.feed(chunk):
                 self._on_p1(item, results)
         else:
-            self._raw += chunk
-            self._drain_raw(results, final=False)
+            for apdu in self._bare_apdus.feed(chunk):
+                self._on_link_apdu(apdu, results)
         return results
 
     def flush(self) -> list[Decoded]:
@@ -252,7 +226,8 @@ class StreamDecoder:
             for apdu in self._hdlc_joiner.flush():
                 self._on_link_apdu(apdu, results)
         elif self._active == "raw":
-            self._drain_raw(results, final=True)
+            for bare in self._bare_apdus.flush():
+                self._on_link_apdu(bare, results)
         elif self._active == "dsmr":
             for item in self._p1_reader.flush():
                 self._on_p1(item, results)
@@ -324,153 +299,8 @@ class StreamDecoder:
             self.counters.notifications += 1
             results.append(dsmr_readings.notification_from_telegram(item, self.local_zone))
 
-    def _drain_raw(self, results: list[Decoded], *, final: bool) -> None:
-        """Bare APDUs back to back: A-XDR says where each one ends."""
-        while self._raw:
-            llc = hdlc.llc_header_length(self._raw)
-            try:
-                end = llc + self._apdu_length(self._raw[llc:])
-            except CosemReaderError as error:
-                # Bare APDUs have no framing to resync on: an error means the APDU
-                # has not fully arrived yet, unless the stream has ended.
-                if not final and len(self._raw) < _MAX_RAW_APDU:
-                    return
-                self._error(_not_an_apdu(error, len(self._raw)), results)
-                self._raw = b""
-                return
-            apdu, self._raw = self._raw[llc:end], self._raw[end:]
-            self._on_link_apdu(apdu, results)
-
     def _apdu_length(self, data: bytes) -> int:
         return apdu_end(data, self.system_title, self._schema)[1]
-
-    # -- APDU --------------------------------------------------------------------------
-
-    def decode_apdu(self, apdu: bytes) -> Decoded:
-        """One complete APDU (ciphered or not) to its notification, header or error."""
-        self.counters.apdus += 1
-        try:
-            result = self._decode(apdu)
-        except CosemReaderError as error:
-            self.counters.errors += 1
-            return error
-        if isinstance(result, Notification):
-            self.counters.notifications += 1
-        return result
-
-    def _decode(self, apdu: bytes) -> Notification | CipheredApdu:
-        authentication = self._authentication
-        required = self.require_authentication
-        authentication.required = self.auth_key is not None if required is None else required
-        if not is_ciphered(apdu):
-            # Only the outer APDU gets here: a ciphered one's plaintext is decoded below.
-            authentication.check_plaintext()
-            if self.on_apdu is not None:
-                self.on_apdu(apdu)
-            tree = decode_apdu(apdu, self._schema)
-            return notification_from_apdu(
-                tree,
-                apdu,
-                self.local_zone,
-                layouts=self.layouts,
-                scalers=self.scalers,
-                plans=self._plans,
-            )
-        ciphered = parse_ciphered_apdu(apdu, self.system_title)
-        if self.key is None:
-            return ciphered
-        deciphered = self._decipher(ciphered, self.key)
-        authentication.check(ciphered, deciphered)
-        if deciphered.tag_verified is False and not self._tag_warned:
-            self._tag_warned = True
-            log.warning(
-                "the pushes carry an authentication tag that is not verified:"
-                " no authentication key given (--auth-key)"
-            )
-        if self.on_apdu is not None:
-            self.on_apdu(deciphered.plaintext)
-        inner = self._decode_plaintext(ciphered, deciphered)
-        if isinstance(inner, Notification):
-            # Not dataclasses.replace: this runs for every push, and replace() costs
-            # four times as much (test_fast_paths pins the field list).
-            inner = _make_notification(
-                inner.apdu_type,
-                inner.invoke_id,
-                inner.timestamp,
-                inner.readings,
-                inner.apdu,
-                inner.tree,
-                ciphered.system_title,
-                ciphered.frame_counter,
-                ciphered.security_control,
-                deciphered.tag_verified,
-            )
-        return inner
-
-
-    def _decipher(self, ciphered: CipheredApdu, key: bytes) -> Deciphered:
-        decipherer = self._decipherer
-        # The keys are plain fields: whoever changes one gets a decipherer for the new pair.
-        if decipherer is None or decipherer.key != key or decipherer.auth_key != self.auth_key:
-            decipherer = self._decipherer = Decipherer(key, self.auth_key)
-        try:
-            return decipherer.decipher(ciphered)
-        except SecurityError as error:
-            raise RejectedPushError.about(ciphered, error) from error
-
-    def _decode_plaintext(
-        self, ciphered: CipheredApdu, deciphered: Deciphered
-    ) -> Notification | CipheredApdu:
-        """What a deciphered APDU holds; a wrong key said so when no tag proved the key."""
-        plaintext = deciphered.plaintext
-        inner: Notification | CipheredApdu
-        try:
-            if dsmr.is_telegram(plaintext):
-                inner = _deciphered_telegram(plaintext, self.local_zone)
-            elif not looks_like_apdu(plaintext):
-                raise AxdrError(f"deciphered APDU starts with unknown tag 0x{plaintext[:1].hex()}")
-            elif is_ciphered(plaintext):
-                inner = self._decode(plaintext)
-            else:
-                inner = notification_from_apdu(
-                    decode_apdu(plaintext, self._schema),
-                    plaintext,
-                    self.local_zone,
-                    layouts=self.layouts,
-                    scalers=self.scalers,
-                    plans=self._plans,
-                )
-        except AxdrError as error:
-            if deciphered.tag_verified:
-                raise
-            title = ciphered.system_title.hex().upper() if ciphered.system_title else "?"
-            raise RejectedPushError(
-                "the deciphered APDU does not decode: wrong key"
-                f" (system title {title}, frame counter {ciphered.frame_counter})",
-                hint="check the key from your grid operator's portal (32 hex digits)",
-                cause="key", system_title=ciphered.system_title,
-                frame_counter=ciphered.frame_counter,
-            ) from error
-        return inner
-
-
-def _deciphered_telegram(plaintext: bytes, local_zone: tzinfo | None) -> Notification:
-    """The DSMR telegram a ciphered P1 frame held (Sagemcom T210-D-r, Smarty)."""
-    found, _ = dsmr.find_telegram(plaintext, final=True)
-    if isinstance(found, FrameError):
-        raise found
-    assert found is not None  # final: a telegram or an error
-    return dsmr_readings.notification_from_telegram(found, local_zone)
-
-
-def _not_an_apdu(error: CosemReaderError, size: int) -> FrameError:
-    """Bytes between bare APDUs that are none: lost to the link layer, like noise
-    between frames, not a push that failed."""
-    log.debug("bare APDU does not decode: %s", error)
-    return FrameError(
-        f"skipped {size} bytes that are no complete APDU",
-        hint="the capture is cut off, or holds no bare APDUs; check --layer",
-    )
 
 
 def decode_capture(
