@@ -304,10 +304,10 @@ def run_decode(args: argparse.Namespace) -> int:
 
 
 def _print_notification(notification: Notification, args: argparse.Namespace, out: TextIO) -> None:
-    from cosem_reader.output.jsonout import dumps, notification_to_dict  # noqa: PLC0415
+    from cosem_reader.output.jsonout import notification_json  # noqa: PLC0415
 
     if args.format == "json":
-        print(dumps(notification_to_dict(notification, args.language, args.name_format)), file=out)
+        print(notification_json(notification, args.language, args.name_format), file=out)
     elif args.format == "xml" and notification.tree is None:
         # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
         text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
