@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
+from cosem_reader.app.collector import settle_after_start_up
 from cosem_reader.errors import (
     ConfigError,
     CosemReaderError,
@@ -275,6 +276,7 @@ def run_decode(args: argparse.Namespace) -> int:
     )
     errors = _ErrorReport(sys.stderr)
     output = _DecodeOutput(args, sys.stdout, errors)
+    settle_after_start_up()
     source = "standard input" if args.file == "-" else args.file
     size = 0
     for chunk in capture_chunks(args.file, as_hex=args.hex):

@@ -39,6 +39,7 @@ from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
+from cosem_reader.app.collector import settle_after_start_up
 from cosem_reader.app.config import (
     OPTIONS,
     ConfigProblems,
@@ -806,6 +807,7 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
             )
         )
     signals = _install_signal_handlers(stop)
+    settle_after_start_up()
     try:
         for runner in runners:
             if runner.publisher is not None:
