@@ -27,6 +27,7 @@ __all__ = [
     "is_raw_number",
     "notification_json",
     "notification_to_dict",
+    "number_text",
     "reading_to_dict",
 ]
 
@@ -279,6 +280,11 @@ def _write(value: Any, out: list[str]) -> None:
         out.append(json.dumps(value.isoformat()))
     else:
         out.append(json.dumps(str(value), ensure_ascii=False))
+
+
+def number_text(value: Decimal | int) -> str:
+    """What :func:`dumps` writes for a number, without its walk: exact decimals."""
+    return _decimal(value) if type(value) is Decimal else dumps(value)
 
 
 def _decimal(value: Decimal) -> str:
