@@ -178,6 +178,12 @@ def test_random_notifications_are_written_as_before(
         assert notification_json(notification, language, template) == before
 
 
+@given(_NOTIFICATIONS, st.text(min_size=1, max_size=8))
+def test_the_daemon_s_lines_name_the_meter_first(notification: Notification, meter: str) -> None:
+    body = notification_to_dict(notification)
+    assert notification_json(notification, meter=meter) == legacy_dumps({"meter": meter, **body})
+
+
 def test_the_texts_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Layouts that never repeat (a new code object each push) cannot grow the cache."""
     monkeypatch.setattr(jsonout, "_PARTS_LIMIT", 8)

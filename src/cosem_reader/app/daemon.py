@@ -71,7 +71,12 @@ from cosem_reader.errors import (
     SourceError,
 )
 from cosem_reader.link import hdlc, mbus
-from cosem_reader.output.jsonout import ciphered_header, dumps, notification_to_dict
+from cosem_reader.output.jsonout import (
+    ciphered_header,
+    dumps,
+    notification_json,
+    notification_to_dict,
+)
 from cosem_reader.pipeline.decoder import Decoded, Layer, StreamDecoder
 from cosem_reader.security.authentication import (
     FrameCounterStore,
@@ -245,10 +250,9 @@ class Console:
         """Print one reading."""
         decoding = self.settings.decoding
         if self.mode == "json":
-            body = notification_to_dict(notification, decoding.language, decoding.name_format)
-            if meter.name:
-                body = {"meter": meter.name, **body}
-            text = dumps(body)
+            text = notification_json(
+                notification, decoding.language, decoding.name_format, meter.name or None
+            )
         else:
             text = self.line(meter, notification)
         # When the reader of the pipe goes away, reading goes on.
