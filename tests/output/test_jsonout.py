@@ -10,12 +10,14 @@ import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cosem_reader.app.cli import main
 from cosem_reader.axdr.schema import BitString
 from cosem_reader.cosem.obis import ObisCode
 from cosem_reader.cosem.readings import SCALE_FROM_PUSH, Notification, Reading
@@ -29,7 +31,7 @@ from tests.support.encoder import (
     kaifa_series,
 )
 from tests.support.legacy_json import legacy_dumps
-from tests.support.vectors import decode_vector, vector_params
+from tests.support.vectors import decode_vector, vector_layer, vector_params
 
 
 def _legacy(notification: Notification, language: str = "en", template: str | None = None) -> str:
@@ -49,6 +51,24 @@ def test_every_vector_is_written_as_before(vector: dict[str, Any]) -> None:
             assert json.loads(notification_json(notification, language, template)) == json.loads(
                 before
             )
+
+
+@pytest.mark.parametrize("vector", vector_params())
+def test_decode_prints_every_vector_as_before(
+    vector: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The printing of ``cosem-reader decode --format json``, line by line."""
+    capture = tmp_path / "capture.bin"
+    capture.write_bytes(bytes.fromhex(vector["hex"]))
+    arguments = ["decode", str(capture), "--layer", vector_layer(vector)]
+    arguments += ["--timezone", "Europe/Vienna"]
+    for option in ("key", "auth_key"):
+        if vector.get(option):
+            arguments += [f"--{option.replace('_', '-')}", vector[option]]
+    main(arguments)
+    notifications = [r for r in decode_vector(vector) if isinstance(r, Notification)]
+    lines = [line for line in capsys.readouterr().out.splitlines() if '"timestamp"' in line]
+    assert lines == [_legacy(notification) for notification in notifications]
 
 
 def test_a_series_of_pushes_is_written_as_before() -> None:
