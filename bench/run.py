@@ -16,6 +16,10 @@ Prints a table and writes ``bench/results.json``.  Sections (``--only`` picks so
     daemon (``read --replay -``) to the broker: every good push delivered, memory flat.
 ``startup``
     ``cosem-reader --version`` and the daemon to its first reading.
+``endtoend``
+    whole processes on one core (bench/end_to_end.py): ``decode --format
+    json|text|xml`` and ``read --replay -`` over 10,000 distinct pushes, ``read`` into
+    mosquitto; the peers with cosem-reader's framing around them, in the same run.
 
 ``--quick`` runs every section with small counts (a minute or so).
 """
@@ -49,6 +53,7 @@ for path in (ROOT / "bench", ROOT / "src", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import end_to_end  # noqa: E402
 import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
 
@@ -353,7 +358,7 @@ def daemon_environment(workdir: Path) -> dict[str, str]:
 
 
 def daemon_available() -> str | None:
-    if not (ROOT / "src" / "cosem_reader" / "daemon.py").is_file():
+    if not (ROOT / "src" / "cosem_reader" / "app" / "daemon.py").is_file():
         return "the daemon (cosem-reader read) is not there yet"
     return None
 
@@ -823,11 +828,60 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"\nstart-up: cosem-reader --version {found['version_ms']:.0f} ms "
               f"(imports: {found['version_imports'] or 'none of cryptography/paho/serial'}); "
               f"daemon to its first reading {found['daemon_first_reading_ms']:.0f} ms")
+    print_end_to_end(results.get("end_to_end"))
     for note in results.get("notes", []):
         print(f"note: {note}")
 
 
-SECTIONS = ("throughput", "latency", "soak", "outage", "startup")
+def end_to_end_section(workdir: Path, quick: bool) -> dict[str, Any]:
+    """The whole-process rows (bench/end_to_end.py) and the peers beside them."""
+    count = 2000 if quick else 10_000
+    environment = daemon_environment(workdir)
+    environment.pop("PYTHONUNBUFFERED")  # decode writes to a file here, as a user's would
+    with one_core():
+        rows = end_to_end.decode_and_replay(workdir, environment, count, 2 if quick else 3)
+    found: dict[str, Any] = {"rows": rows}
+    if daemon_available() is None:
+        found["broker"] = end_to_end.into_broker(
+            workdir, daemon_environment(workdir), count, broker=running_broker(workdir),
+            subscriber=Subscriber, rss=rss_kib,
+        )
+    missing = peers.gurux_available() or peers.dlms_cosem_available()
+    if missing:
+        found["peers"] = {"skipped": missing}
+        return found
+    sample = list(make_capture(200 if quick else 1000).pushes)
+    with one_core():
+        found["peers"] = end_to_end.peer_rows(
+            rows[0]["pushes_per_s"], sample, framing=link_apdus,
+            plaintext=lambda apdu: plaintext_of(apdu, KEY), peers=peers, rate=rate,
+        )
+    return found
+
+
+def print_end_to_end(found: dict[str, Any] | None) -> None:
+    if not found:
+        return
+    print("\nend to end, whole process on one core")
+    print("| path | pushes/s | RSS |")
+    print("| --- | ---: | ---: |")
+    for row in found["rows"]:
+        print(f"| {row['path']} | {number(row['pushes_per_s'])} | |")
+    broker = found.get("broker")
+    if broker:
+        print(f"| {broker['path']} | {number(broker['pushes_per_s'])} "
+              f"({broker['delivered']:,} of {broker['pushes']:,}) | "
+              f"{broker['rss_kib'] / 1024:.1f} MiB (peak {broker['peak_rss_kib'] / 1024:.1f}) |")
+    other = found.get("peers", {})
+    if "skipped" in other:
+        print(f"peers: skipped: {other['skipped']}")
+        return
+    for label in ("gurux_dlms", "dlms_cosem"):
+        print(f"{label} with cosem-reader's framing around it: {number(other.get(label))} "
+              f"(decode --format json is {ratio(other.get(f'ratio_{label}'))} that)")
+
+
+SECTIONS = ("throughput", "latency", "soak", "outage", "startup", "endtoend")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -883,6 +937,9 @@ def main(argv: list[str] | None = None) -> int:
         if "startup" in sections:
             print("start-up …", flush=True)
             results["startup"] = startup(workdir, 5 if quick else 15)
+        if "endtoend" in sections:
+            print("end to end …", flush=True)
+            results["end_to_end"] = end_to_end_section(workdir, quick)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")

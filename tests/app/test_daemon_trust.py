@@ -214,6 +214,7 @@ class TestTrust:
             daemon.wait_for_readings(2)
             assert counters_of(daemon.stdout) == [1000, 1004]
             # One line per cause: the decreasing counter shares the repeated one's.
+            daemon.wait_for_stderr("push rejected", count=3)
             rejected = [line for line in daemon.stderr if "push rejected" in line]
             assert len(rejected) == 3, daemon.output()
             assert sum("frame counter repeats" in line for line in rejected) == 1
@@ -232,6 +233,8 @@ class TestTrust:
             values = [json.loads(line)["values"] for line in daemon.stdout]
             assert ["1-0:1.8.0" in v for v in values] == [True, False, True]
             assert "1-0:32.7.0" in values[1]
+            # stdout and stderr are read by two threads: the line may come after the readings.
+            daemon.wait_for_stderr("withheld")
             withheld = [line for line in daemon.stderr if "withheld" in line]
             assert len(withheld) == 1, daemon.output()
             assert "1-0:1.8.0 withheld" in withheld[0]
@@ -246,6 +249,7 @@ class TestTrust:
             for index in range(3):
                 meter.write(mbus_push(apdu(index, control=0x30)))
             daemon.wait_for_readings(3)
+            daemon.wait_for_stderr("not verified")
             assert sum("not verified" in line for line in daemon.stderr) == 1, daemon.output()
         finally:
             assert daemon.stop() == 0

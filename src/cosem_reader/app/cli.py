@@ -13,10 +13,12 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
+from cosem_reader.app.collector import settle_after_start_up
 from cosem_reader.app.discovery_command import add_discovery_command
 from cosem_reader.app.exit_codes import (
     EX_DATAERR,
@@ -35,6 +37,7 @@ from cosem_reader.errors import (
 )
 
 if TYPE_CHECKING:
+    from cosem_reader.cosem.obis import ObisCode
     from cosem_reader.cosem.readings import Notification
     from cosem_reader.security.ciphering import CipheredApdu
 
@@ -65,9 +68,8 @@ def describe_ciphered(ciphered: CipheredApdu) -> str:
 
 def format_text(notification: Notification, language: str, template: str | None) -> str:
     """A readable table of one notification."""
-    from cosem_reader.cosem.obis import format_name  # noqa: PLC0415
     from cosem_reader.cosem.readings import SCALE_FROM_PUSH, SCALE_FROM_USER  # noqa: PLC0415
-    from cosem_reader.output.jsonout import dumps, is_raw_number  # noqa: PLC0415
+    from cosem_reader.output.jsonout import dumps, is_raw_number, number_text  # noqa: PLC0415
 
     head = notification.timestamp.isoformat(sep=" ") if notification.timestamp else "(no time)"
     if notification.system_title is not None:
@@ -79,8 +81,7 @@ def format_text(notification: Notification, language: str, template: str | None)
     rows: list[tuple[str, str, str]] = []
     for reading in notification.readings:
         if reading.obis is not None:
-            code = str(reading.obis)
-            name = format_name(reading.obis, language, template)
+            code, name = _code_and_name(reading.obis, language, template)
         else:
             code = f"[{reading.position}]"
             name = "(ohne OBIS-Code)" if language == "de" else "(no OBIS code)"
@@ -89,6 +90,8 @@ def format_text(notification: Notification, language: str, template: str | None)
             text = value.isoformat(sep=" ")  # type: ignore[union-attr]
         elif value is None:
             text = "-"
+        elif type(value) is Decimal or type(value) is int:
+            text = number_text(value)
         else:
             text = dumps(value).strip('"')
         if reading.unit:
@@ -105,6 +108,26 @@ def format_text(notification: Notification, language: str, template: str | None)
         lines.append(f"  meter profile: {', '.join(profiles)}")  # type: ignore[arg-type]
     lines += [f"  {c:<{width_code}}  {n:<{width_name}}  {t}" for c, n, t in rows]
     return "\n".join(lines)
+
+
+#: (code, name) of an OBIS code object per language and template: a push names the same
+#: codes every second.  Keyed by id(), the entry holds the code so no other takes its id;
+#: emptied past the limit, so ever new codes cannot grow it without end.
+_NAMES: dict[tuple[int, str, str | None], tuple[ObisCode, str, str]] = {}
+_NAMES_LIMIT = 4096
+
+
+def _code_and_name(obis: ObisCode, language: str, template: str | None) -> tuple[str, str]:
+    from cosem_reader.cosem.obis import format_name  # noqa: PLC0415
+
+    found = _NAMES.get((id(obis), language, template))
+    if found is None:
+        if len(_NAMES) > _NAMES_LIMIT:
+            _NAMES.clear()
+        found = _NAMES[(id(obis), language, template)] = (
+            obis, str(obis), format_name(obis, language, template)
+        )
+    return found[1], found[2]
 
 
 class _ErrorReport:
@@ -252,6 +275,7 @@ def run_decode(args: argparse.Namespace) -> int:
     )
     errors = _ErrorReport(sys.stderr)
     output = _DecodeOutput(args, sys.stdout, errors)
+    settle_after_start_up()
     source = "standard input" if args.file == "-" else args.file
     size = 0
     for chunk in capture_chunks(args.file, as_hex=args.hex):
@@ -281,10 +305,10 @@ def run_decode(args: argparse.Namespace) -> int:
 
 
 def _print_notification(notification: Notification, args: argparse.Namespace, out: TextIO) -> None:
-    from cosem_reader.output.jsonout import dumps, notification_to_dict  # noqa: PLC0415
+    from cosem_reader.output.jsonout import notification_json  # noqa: PLC0415
 
     if args.format == "json":
-        print(dumps(notification_to_dict(notification, args.language, args.name_format)), file=out)
+        print(notification_json(notification, args.language, args.name_format), file=out)
     elif args.format == "xml" and notification.tree is None:
         # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
         text = notification.apdu.decode("ascii", "replace").replace("--", "- -")

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from cosem_reader.app.config import MeterSettings, Settings
 from cosem_reader.cosem.readings import Notification
-from cosem_reader.output.jsonout import dumps, notification_to_dict
+from cosem_reader.output.jsonout import dumps, notification_json
 
 __all__ = ["Console"]
 
@@ -31,10 +31,9 @@ class Console:
         """Print one reading."""
         decoding = self.settings.decoding
         if self.mode == "json":
-            body = notification_to_dict(notification, decoding.language, decoding.name_format)
-            if meter.name:
-                body = {"meter": meter.name, **body}
-            text = dumps(body)
+            text = notification_json(
+                notification, decoding.language, decoding.name_format, meter.name or None
+            )
         else:
             text = self.line(meter, notification)
         # When the reader of the pipe goes away, reading goes on.

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from cosem_reader.app.collector import settle_after_start_up
 from cosem_reader.app.config import (
     OPTIONS,
     ConfigProblems,
@@ -182,6 +183,7 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
             )
         )
     signals = _install_signal_handlers(stop)
+    settle_after_start_up()
     try:
         for runner in runners:
             if runner.publisher is not None:
