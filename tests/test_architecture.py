@@ -40,4 +40,4 @@ def test_the_layer_table_names_every_module_and_only_modules_that_exist() -> Non
         }
         named = {name for name in _named(rows[layer]) if "/" not in name or layer == "output"}
         assert actual <= named, f"{layer}/: not in docs/architecture.md: {actual - named}"
-        assert named <= actual, f"{layer}/: named in docs/architecture.md but absent: {named - actual}"
+        assert named <= actual, f"{layer}/: named in docs/architecture.md, absent: {named - actual}"
