@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -27,6 +27,7 @@ from tests.support.broker import Broker, broker_fixture  # noqa: F401  (the fixt
 from tests.support.daemon import KEY, SYSTEM_TITLE, WRONG_KEY, Daemon, push, run_python
 from tests.support.dsmr_telegrams import telegram
 from tests.support.pty_meter import PtyMeter
+from tests.support.publishing import Subscriber
 
 FRAME_COUNTER = re.compile(r'"frame_counter": (\d+)')
 
@@ -376,49 +377,33 @@ class TestSecrets:
 
 @pytest.mark.broker
 class TestMqtt:
-    def test_pty_to_broker_to_subscriber(self, meter: PtyMeter, broker: Broker) -> None:
+    def test_pty_to_broker_to_subscriber(
+        self, meter: PtyMeter, broker: Broker, subscribe: Callable[..., Subscriber]
+    ) -> None:
         """Readings reach a subscriber: state JSON in order, availability online."""
-        received: list[tuple[str, bytes]] = []
-        lock = threading.Lock()
-        subscribed = threading.Event()
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-subscriber")
-        def on_message(_c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
-            with lock:
-                received.append((message.topic, bytes(message.payload)))
-
-        client.on_message = on_message
-        client.on_subscribe = lambda *_args: subscribed.set()
-        client.connect(broker.host, broker.port)
-        client.subscribe("test-base/#", qos=1)
-        client.loop_start()
-        assert subscribed.wait(10)
+        subscriber = subscribe(broker.host, broker.port, ("test-base/#",))
         daemon = Daemon(read_args(meter, "--mqtt-url", broker.url, "--topic-base", "test-base",
                                   "--name", "main"))
+
+        def states() -> list[int]:
+            return [json.loads(p)["frame_counter"] for p in subscriber.payloads(
+                "test-base/main/state")]
+
+        def availability() -> list[str]:
+            return subscriber.payloads("test-base/main/availability")
+
         try:
             daemon.wait_for_stderr("reading serial port")
             meter.write(push(0)[200:])
             for index in (1, 2, 3):
                 meter.write(push(index))
-
-            def states() -> list[int]:
-                with lock:
-                    return [json.loads(p)["frame_counter"] for t, p in received
-                            if t == "test-base/main/state"]
-
-            deadline = time.monotonic() + 20
-            while len(states()) < 3 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            subscriber.wait_for(lambda _messages: len(states()) >= 3, timeout=20)
             assert states() == [1001, 1002, 1003], daemon.output()
             assert daemon.stdout == []
         finally:
             assert daemon.stop() == 0
-            time.sleep(0.5)
-            client.loop_stop()
-            client.disconnect()
-        with lock:
-            availability = [p for t, p in received if t == "test-base/main/availability"]
-        assert availability[0] == b"online"
-        assert availability[-1] == b"offline"
+        subscriber.wait_for(lambda _messages: availability()[-1:] == ["offline"])
+        assert availability()[0] == "online"
 
     def test_wrong_key_marks_the_meter_offline(self, meter: PtyMeter, broker: Broker) -> None:
         """A wrong key: availability offline (retained), no state, the daemon keeps running."""

@@ -177,7 +177,7 @@ def test_discovery_and_resend_on_homeassistant_online(
     # amqtt replays other clients' retained topics on connect, and was seen to miss a
     # PUBLISH on a connection it was still sending retained messages to: announce Home
     # Assistant from a client of its own once the replay has settled.
-    time.sleep(0.5)
+    watcher.settle()
     home_assistant = subscribe(broker.host, broker.port, ("homeassistant/status",))
     home_assistant.client.publish("homeassistant/status", "online", qos=1).wait_for_publish(10)
     watcher.wait_for(lambda messages: len([m for m in messages if not m.retain]) == 10)
@@ -240,7 +240,8 @@ def _outage(
         relay.open()
         second.wait_for(lambda _m: len(second.states()) >= 15, timeout=outage + 30)
         wait_until(lambda: publisher.pending == 0, what="PUBACKs after the outage")
-        time.sleep(0.3)  # a duplicate would arrive now
+        # The first subscriber's broker is gone; a duplicate would reach the second one.
+        second.settle()  # a duplicate, had one been sent, has arrived by now
         assert first.energies() + second.energies() == list(range(20))
     finally:
         relay.shutdown()
@@ -391,7 +392,7 @@ def test_test_mode_publishes_nothing(
     assert any(line.endswith(f"{BASE}/1-0_1_8_0: 12937") for line in logged)
     assert any(line.endswith(f"{BASE}/availability: offline") for line in logged)
     assert any("homeassistant/sensor/" in line for line in logged)
-    time.sleep(1.0)
+    subscriber.settle()  # anything published would have arrived before the marker
     assert subscriber.messages == []
     assert not publisher.connected
 

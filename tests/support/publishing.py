@@ -77,20 +77,42 @@ class Subscriber:
         self.messages: list[paho.MQTTMessage] = []
         self._condition = threading.Condition()
         self._subscribed = threading.Event()
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:12]}"
-        )
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        #: A topic of this subscriber's own, for :meth:`settle`; kept out of ``messages``.
+        self._marker_topic = f"test-marker/{name}"
+        self._markers: list[bytes] = []
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=name)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_args: self._subscribed.set()
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
-        self.client.subscribe([(topic, 1) for topic in topics])
+        self.client.subscribe([(topic, 1) for topic in (*topics, self._marker_topic)])
         assert self._subscribed.wait(10), "the broker did not confirm the subscription"
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         with self._condition:
-            self.messages.append(message)
+            if message.topic == self._marker_topic:
+                self._markers.append(bytes(message.payload))
+            else:
+                self.messages.append(message)
             self._condition.notify_all()
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the broker has delivered all it had for this subscriber when called.
+
+        A marker published now comes back after every message the broker took in before
+        it (a broker keeps the order towards one subscriber), so what did not arrive by
+        then, a late duplicate say, was never sent: no fixed sleep waits for nothing.
+        """
+        marker = uuid.uuid4().bytes
+        self.client.publish(self._marker_topic, marker, qos=1)
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while marker not in self._markers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("the broker did not return the marker")
+                self._condition.wait(left)
 
     def wait_for(
         self, predicate: Callable[[list[paho.MQTTMessage]], bool], timeout: float = 15.0
