@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from cosem_reader.app.config_check import render_settings, show_meter, show_shared
-from cosem_reader.app.config_import import COMPAT_NAME
 from cosem_reader.app.config_layers import (
     Collector,
     check_permissions,
@@ -228,9 +227,6 @@ def load_settings(
         read_file_layer(collector, data, path)
     read_env_layer(collector, env)
     read_flag_layer(collector, flags or {})
-    if _value(collector.values, "mqtt.compat") != "none":
-        warnings.append(f"mqtt.compat = {COMPAT_NAME!r} is not acted on yet: topics and payloads"
-                        " are cosem-reader's (see docs/migrating.md)")
     if collector.problems:
         raise ConfigProblems(collector.problems)
     build = _Build(env=env, warnings=warnings)
@@ -415,7 +411,6 @@ def _mqtt_settings(values: Mapping[str, Sourced], build: _Build) -> MqttSettings
         option.key: _value(values, option.name) for option in OPTIONS if option.section == "mqtt"
     }
     del kwargs["password_file"]
-    del kwargs["compat"]  # for the compat publisher, which is not written yet
     if kwargs["password"] is None:
         kwargs["password"] = _mqtt_password(values, build)
     url = kwargs["url"]
@@ -423,6 +418,7 @@ def _mqtt_settings(values: Mapping[str, Sourced], build: _Build) -> MqttSettings
         kwargs["enabled"] = bool(url) or "mqtt.host" in values
     kwargs["language"] = _value(values, "decoding.language")
     kwargs["name_template"] = _value(values, "decoding.name_format")
+    kwargs["name_delimiters"] = _value(values, "decoding.name_delimiters")
     if kwargs["reconnect_min_delay"] > kwargs["reconnect_max_delay"]:
         origin = values.get("mqtt.reconnect_min_delay", (None, DEFAULT_ORIGIN))[1]
         build.problems.append(ConfigError(
