@@ -2,9 +2,10 @@
 
 tests/app/data/smart_meter_mbus_dlms_expected.json was recorded by running the original's
 own code on the shared vectors (see its "about" block).  The compat publisher is held
-against it (tests/output/test_mqtt_compat.py, tests/app/test_compat_publishing.py); here the table itself is held against what our decoder reads from
-the same bytes, so a wrong row cannot pass unnoticed: every value, unit, the order,
-the invoke id and the clock under each of the original's four date formats.
+against it (tests/output/test_mqtt_compat.py, tests/app/test_compat_publishing.py);
+here the table itself is held against what our decoder reads from the same bytes, so a
+wrong row cannot pass unnoticed: every value, unit, the order, the invoke id and the clock
+under each of the original's four date formats.
 """
 
 from __future__ import annotations
