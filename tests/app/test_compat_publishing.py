@@ -17,7 +17,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cosem_reader.app.config_import import import_config, parse_original
+from cosem_reader.app.config import ConfigProblems, load_settings
+from cosem_reader.app.config_import import COMPAT_NAME, import_config, parse_original
 from tests.support.broker import Broker
 from tests.support.daemon import Daemon
 from tests.support.publishing import Subscriber
@@ -90,3 +91,34 @@ def test_the_subscriber_sees_what_the_original_published(
     seen = [[m.topic, m.payload.decode("utf-8")] for m in subscriber.messages]
     assert seen[:-1] == ROWS[vector["id"]][variant], daemon.output()
     assert {(m.qos, m.retain) for m in subscriber.messages[:-1]} == {(0, False)}
+
+
+class TestDiscovery:
+    """The original announced nothing to Home Assistant: with compat, neither by default."""
+
+    def test_off_with_compat_unless_set(self) -> None:
+        flags = {"port": "/dev/ttyUSB0", "host": "broker"}
+        plain = load_settings(None, flags, env={})
+        compat = load_settings(None, {**flags, "compat": COMPAT_NAME}, env={})
+        assert plain.mqtt is not None
+        assert plain.mqtt.homeassistant_discovery is True
+        assert compat.mqtt is not None
+        assert compat.mqtt.homeassistant_discovery is False
+
+    def test_asking_for_it_with_compat_is_one_clear_line(self, tmp_path: Path) -> None:
+        """Home Assistant would read a …/<meter>/state that compat never publishes."""
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[serial]\nport = "/dev/ttyUSB0"\n[mqtt]\nhost = "broker"\ncompat = "{COMPAT_NAME}"\n'
+            "homeassistant_discovery = true\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(ConfigProblems) as excinfo:
+            load_settings(str(config), {}, env={})
+        message = str(excinfo.value)
+        assert "mqtt.homeassistant_discovery" in message
+        assert "homeassistant_discovery = false" in message
+        config.write_text(config.read_text("utf-8").replace("true", "false"), encoding="utf-8")
+        settings = load_settings(str(config), {}, env={})
+        assert settings.mqtt is not None
+        assert settings.mqtt.homeassistant_discovery is False

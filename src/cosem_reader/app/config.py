@@ -406,6 +406,22 @@ def _mqtt_password(values: Mapping[str, Sourced], build: _Build) -> str | None:
     return None
 
 
+def _compat_discovery(
+    values: Mapping[str, Sourced], kwargs: dict[str, Any], build: _Build
+) -> None:
+    """The original announced nothing: with compat, no discovery unless asked, and asking
+    is refused, since Home Assistant would read a ``…/<meter>/state`` nobody publishes."""
+    if "mqtt.homeassistant_discovery" not in values:
+        kwargs["homeassistant_discovery"] = False
+    elif kwargs["homeassistant_discovery"]:
+        origin = values["mqtt.homeassistant_discovery"][1]
+        build.problems.append(ConfigError(
+            f"mqtt.homeassistant_discovery: compat = {kwargs['compat']!r} publishes no"
+            f" …/<meter>/state for Home Assistant to read{where(origin.where)}",
+            hint='set homeassistant_discovery = false, or compat = "none" for discovery',
+        ))
+
+
 def _mqtt_settings(values: Mapping[str, Sourced], build: _Build) -> MqttSettings | None:
     kwargs: dict[str, Any] = {
         option.key: _value(values, option.name) for option in OPTIONS if option.section == "mqtt"
@@ -419,6 +435,8 @@ def _mqtt_settings(values: Mapping[str, Sourced], build: _Build) -> MqttSettings
     kwargs["language"] = _value(values, "decoding.language")
     kwargs["name_template"] = _value(values, "decoding.name_format")
     kwargs["name_delimiters"] = _value(values, "decoding.name_delimiters")
+    if kwargs["compat"] != "none":
+        _compat_discovery(values, kwargs, build)
     if kwargs["reconnect_min_delay"] > kwargs["reconnect_max_delay"]:
         origin = values.get("mqtt.reconnect_min_delay", (None, DEFAULT_ORIGIN))[1]
         build.problems.append(ConfigError(
