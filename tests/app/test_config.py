@@ -56,10 +56,11 @@ class TestDefaults:
         assert "by-id" in str(excinfo.value)
 
     def test_mqtt_schema_matches_the_publisher(self) -> None:
-        """Every MqttSettings field is a [mqtt] option (language/template come from decoding)."""
+        """Every MqttSettings field is a [mqtt] option (names come from [decoding])."""
         fields = {field.name for field in dataclasses.fields(MqttSettings)}
         options = {option.key for option in OPTIONS if option.section == "mqtt"}
-        assert options - {"password_file", "compat"} == fields - {"language", "name_template"}
+        decoding = {"language", "name_template", "name_delimiters"}
+        assert options - {"password_file"} == fields - decoding
 
 
 class TestPrecedence:

@@ -135,7 +135,8 @@ class TestImport:
         assert settings.debug.stop_after_apdus == 1
         assert settings.debug.log_serial_min_bytes == 60
         assert settings.debug.log_obis_plain is True
-        assert any("mqtt.compat" in warning for warning in settings.warnings)
+        assert settings.mqtt.compat == COMPAT_NAME
+        assert not any("mqtt.compat" in warning for warning in settings.warnings)
 
     def test_empty_credentials_and_a_placeholder_key_are_left_out(self, tmp_path: Path) -> None:
         """username "" is no user; key "abc" is no key, and the comment says where it goes."""
@@ -285,9 +286,9 @@ def test_migrating_md_lists_every_option_with_its_equivalent() -> None:
 
 
 def test_compat_flag_is_an_option(capsys: pytest.CaptureFixture[str]) -> None:
-    """--compat is checked like any option, and config check warns it is not acted on yet."""
+    """--compat is checked like any option; now acted on, it draws no warning."""
     assert main(["config", "check", "--port", "/dev/a", "--compat", COMPAT_NAME]) == 0
     captured = capsys.readouterr()
     assert f'compat = "{COMPAT_NAME}"  # from flag --compat' in captured.out
-    assert "not acted on yet" in captured.err
+    assert "compat" not in captured.err
     assert main(["config", "check", "--port", "/dev/a", "--compat", "other"]) == 78

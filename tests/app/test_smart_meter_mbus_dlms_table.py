@@ -1,10 +1,11 @@
 """The table of smart-meter-mbus-dlms' MQTT messages agrees with the real vectors.
 
 tests/app/data/smart_meter_mbus_dlms_expected.json was recorded by running the original's
-own code on the shared vectors (see its "about" block).  The compat publisher will be
-held against it; here the table itself is held against what our decoder reads from
-the same bytes, so a wrong row cannot pass unnoticed: every value, unit, the order,
-the invoke id and the clock under each of the original's four date formats.
+own code on the shared vectors (see its "about" block).  The compat publisher is held
+against it (tests/output/test_mqtt_compat.py, tests/app/test_compat_publishing.py);
+here the table itself is held against what our decoder reads from the same bytes, so a
+wrong row cannot pass unnoticed: every value, unit, the order, the invoke id and the clock
+under each of the original's four date formats.
 """
 
 from __future__ import annotations

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from cosem_reader.app.config_check import render_settings, show_meter, show_shared
-from cosem_reader.app.config_import import COMPAT_NAME
 from cosem_reader.app.config_layers import (
     Collector,
     check_permissions,
@@ -228,9 +227,6 @@ def load_settings(
         read_file_layer(collector, data, path)
     read_env_layer(collector, env)
     read_flag_layer(collector, flags or {})
-    if _value(collector.values, "mqtt.compat") != "none":
-        warnings.append(f"mqtt.compat = {COMPAT_NAME!r} is not acted on yet: topics and payloads"
-                        " are cosem-reader's (see docs/migrating.md)")
     if collector.problems:
         raise ConfigProblems(collector.problems)
     build = _Build(env=env, warnings=warnings)
@@ -410,12 +406,27 @@ def _mqtt_password(values: Mapping[str, Sourced], build: _Build) -> str | None:
     return None
 
 
+def _compat_discovery(
+    values: Mapping[str, Sourced], kwargs: dict[str, Any], build: _Build
+) -> None:
+    """The original announced nothing: with compat, no discovery unless asked, and asking
+    is refused, since Home Assistant would read a ``…/<meter>/state`` nobody publishes."""
+    if "mqtt.homeassistant_discovery" not in values:
+        kwargs["homeassistant_discovery"] = False
+    elif kwargs["homeassistant_discovery"]:
+        origin = values["mqtt.homeassistant_discovery"][1]
+        build.problems.append(ConfigError(
+            f"mqtt.homeassistant_discovery: compat = {kwargs['compat']!r} publishes no"
+            f" …/<meter>/state for Home Assistant to read{where(origin.where)}",
+            hint='set homeassistant_discovery = false, or compat = "none" for discovery',
+        ))
+
+
 def _mqtt_settings(values: Mapping[str, Sourced], build: _Build) -> MqttSettings | None:
     kwargs: dict[str, Any] = {
         option.key: _value(values, option.name) for option in OPTIONS if option.section == "mqtt"
     }
     del kwargs["password_file"]
-    del kwargs["compat"]  # for the compat publisher, which is not written yet
     if kwargs["password"] is None:
         kwargs["password"] = _mqtt_password(values, build)
     url = kwargs["url"]
@@ -423,6 +434,9 @@ def _mqtt_settings(values: Mapping[str, Sourced], build: _Build) -> MqttSettings
         kwargs["enabled"] = bool(url) or "mqtt.host" in values
     kwargs["language"] = _value(values, "decoding.language")
     kwargs["name_template"] = _value(values, "decoding.name_format")
+    kwargs["name_delimiters"] = _value(values, "decoding.name_delimiters")
+    if kwargs["compat"] != "none":
+        _compat_discovery(values, kwargs, build)
     if kwargs["reconnect_min_delay"] > kwargs["reconnect_max_delay"]:
         origin = values.get("mqtt.reconnect_min_delay", (None, DEFAULT_ORIGIN))[1]
         build.problems.append(ConfigError(

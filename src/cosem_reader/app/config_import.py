@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from cosem_reader.app.exit_codes import EX_CONFIG, EX_NOINPUT, EX_OK
 from cosem_reader.errors import ConfigError
+from cosem_reader.output.mqtt.compat import COMPAT_NAME
 
 __all__ = [
     "COMPAT_NAME",
@@ -39,9 +40,6 @@ __all__ = [
     "parse_original",
     "run_config_import",
 ]
-
-#: The value of ``mqtt.compat`` that asks for the original's topics and payloads.
-COMPAT_NAME: Final = "smart-meter-mbus-dlms"
 
 #: The original's section names → ours.
 ORIGINAL_SECTIONS: Final = {

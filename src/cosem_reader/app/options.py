@@ -281,7 +281,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("mqtt", "reconnect_max_delay", "int", 30, "longest wait between reconnects",
            minimum=1),
     Option("mqtt", "compat", "choice", "none", "publish another reader's topics and payloads"
-           " (not acted on yet; see docs/migrating.md)", "--compat",
+           " (see docs/migrating.md)", "--compat",
            choices=("none", COMPAT_NAME)),
     Option("mqtt", "spool", "str", None, "SQLite file that keeps unsent readings across"
            " restarts and power cuts, e.g. /var/lib/cosem-reader/spool.db (default: off)"),

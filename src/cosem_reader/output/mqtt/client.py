@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from cosem_reader.cosem.readings import Notification
 from cosem_reader.output.mqtt import paho_setup
+from cosem_reader.output.mqtt.compat import COMPAT_NAME, compat_messages
 from cosem_reader.output.mqtt.connection import BrokerConnection
 from cosem_reader.output.mqtt.delivery import Delivery
 from cosem_reader.output.mqtt.discovery import DiscoveryBook
@@ -73,15 +74,20 @@ class MqttPublisher:
         return self._delivery.spool_file
 
     @property
+    def compat(self) -> bool:
+        """Whether smart-meter-mbus-dlms' topics are published: no meter level, no availability."""
+        return self.settings.compat == COMPAT_NAME
+
+    @property
     def topic_prefix(self) -> str | None:
         """``<topic_base>/<meter>``, None until the meter id is known."""
         return f"{self.settings.topic_base}/{self.meter_id}" if self.meter_id else None
 
     @property
     def availability_topic(self) -> str | None:
-        """``<topic_base>/<meter>/availability``, None until the meter id is known."""
+        """``<topic_base>/<meter>/availability``; None until the meter id is known, or compat."""
         prefix = self.topic_prefix
-        return f"{prefix}/availability" if prefix else None
+        return f"{prefix}/availability" if prefix and not self.compat else None
 
     @property
     def state_topic(self) -> str | None:
@@ -135,7 +141,7 @@ class MqttPublisher:
             if not self.settings.test_mode and self._link.connected:
                 self._queue_availability()
         state = ONLINE if online else OFFLINE
-        if self.settings.test_mode:
+        if self.settings.test_mode and self.availability_topic is not None:
             logger.info("MQTT test mode, would publish %s: %s", self.availability_topic, state)
         elif reason:
             # Before its first reading an unnamed meter has no topic level yet.
@@ -183,7 +189,10 @@ class MqttPublisher:
         messages: list[Message] = []
         if self.settings.homeassistant_discovery:
             messages.extend(self._book.new_messages(notification, self.meter_id, prefix))
-        messages.extend(reading_messages(notification, self.settings, prefix))
+        if self.compat:
+            messages.extend(compat_messages(notification, self.settings))
+        else:
+            messages.extend(reading_messages(notification, self.settings, prefix))
         return messages
 
     def _queue_availability(self) -> None:
@@ -199,9 +208,7 @@ class MqttPublisher:
         if self._delivery.restoring:
             with self._lock:
                 self._delivery.restore(self.meter_id)
-        topic = self.availability_topic
-        assert topic is not None
-        self._link.connect(self.meter_id, topic)
+        self._link.connect(self.meter_id, self.availability_topic)
 
     def _tls_context(self) -> ssl.SSLContext:
         return paho_setup.tls_context(self.settings, self._link.set_tls_problem)

@@ -55,7 +55,7 @@ class BrokerConnection:
         self.tls_problem: str | None = None
         self.client: paho.Client | None = None
 
-    def connect(self, meter_id: str, availability_topic: str) -> None:
+    def connect(self, meter_id: str, availability_topic: str | None) -> None:
         """Connect in the background (once); paho retries with back-off."""
         if self.client is not None:
             return

@@ -49,7 +49,7 @@ def client_id_of(settings: MqttSettings, meter_id: str) -> str:
 def new_client(
     settings: MqttSettings,
     client_id: str,
-    availability_topic: str,
+    availability_topic: str | None,
     log_filter: Callable[[logging.LogRecord], bool],
     on_tls_problem: Callable[[str], None],
 ) -> paho.Client:
@@ -75,7 +75,8 @@ def new_client(
         client.username_pw_set(settings.username, settings.password)
     if settings.tls:
         client.tls_set_context(tls_context(settings, on_tls_problem))
-    client.will_set(availability_topic, OFFLINE, settings.qos, retain=True)
+    if availability_topic is not None:  # None: compat publishes no availability
+        client.will_set(availability_topic, OFFLINE, settings.qos, retain=True)
     client.reconnect_delay_set(settings.reconnect_min_delay, settings.reconnect_max_delay)
     # One more than the outbox's window: paho counts an acknowledged message until
     # on_publish returns, and stop() sends ``offline`` beside the window.

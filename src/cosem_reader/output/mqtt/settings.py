@@ -73,6 +73,9 @@ class MqttSettings:
     discovery_prefix: str = "homeassistant"
     language: str = "en"
     name_template: str | None = None
+    name_delimiters: str = " -,"
+    #: ``smart-meter-mbus-dlms``: that program's topics and payloads (output/mqtt/compat.py).
+    compat: str = "none"
     keepalive: int = 60
     expire_after: int | None = None
     reconnect_min_delay: int = 1
