@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cosem_reader.axdr.apdu import decode_apdu
 from cosem_reader.axdr.schema import BitString
 from cosem_reader.cosem.readings import Notification
+from cosem_reader.output import gurux_data
 from cosem_reader.output.gurux_xml import apdu_to_xml, ciphered_to_xml, data_to_xml
 from cosem_reader.security.ciphering import CipheredApdu
 from tests.support import legacy_gurux_xml as legacy
@@ -119,3 +120,13 @@ def test_any_data_is_the_old_writers(value: tuple[str, Any]) -> None:
         "notification-body": {"data-value": value},
     })  # fmt: skip
     _same_text(notification)
+
+
+def test_the_notes_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OBIS codes that never repeat cannot grow the notes kept without end."""
+    monkeypatch.setattr(gurux_data, "_OBIS_LENGTH_NOTES_MAX", 8)
+    monkeypatch.setattr(gurux_data, "_OBIS_LENGTH_NOTES", {})
+    for index in range(50):
+        value = ("octet-string", bytes([1, 0, index, 8, 0, 255]))
+        assert data_to_xml(value) == legacy.data_to_xml(value)
+        assert len(gurux_data._OBIS_LENGTH_NOTES) <= 8
