@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cosem_reader.axdr.schema import BitString
@@ -83,22 +83,23 @@ _GURUX_TEXT_BYTES = frozenset({0, *range(32, 128)})
 # -- the writer ---------------------------------------------------------------------------
 
 
+#: What an attribute value escapes so that a parser reads it back unchanged (one pass,
+#: so the ``&`` of an escape is never escaped again).
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
+     "\r": "&#13;"}
+)  # fmt: skip
+
+
 def _attribute(value: str) -> str:
-    """An attribute value in double quotes, escaped so that a parser reads it back unchanged."""
-    escaped = (
-        value.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("\t", "&#9;")
-        .replace("\n", "&#10;")
-        .replace("\r", "&#13;")
-    )
-    return f'"{escaped}"'
+    """An attribute value in double quotes, escaped."""
+    return f'"{value.translate(_ATTRIBUTE_ESCAPES)}"'
 
 
 def _comment_text(text: str) -> str:
     """Text an XML comment may hold: no ``--``, no trailing ``-``, no control characters."""
+    if text.isprintable() and "--" not in text and text[-1:] != "-":
+        return text  # the common case (OBIS codes, dates, numbers), checked in C
     cleaned = "".join(
         char if char.isprintable() or char == " " else f"\\x{ord(char):02x}" for char in text
     )
@@ -256,44 +257,133 @@ def bit_string(value: Any) -> BitString:
 
 
 def write_data(xml: Xml, value: tuple[str, Any]) -> None:
+    """One ``Data`` value as lines of ``xml`` at its depth."""
+    _write(value, "  " * xml.depth, xml.comments, xml.lines)
+
+
+# The Data writers append finished lines to ``out`` (one f-string a line, no ``Xml``
+# call): a push has some sixty Data values, and the writer was most of ``--format xml``.
+_Writer = Callable[[Any, str, bool, list[str]], None]
+
+
+def _write(value: tuple[str, Any], indent: str, comments: bool, out: list[str]) -> None:
     name, item = value
-    tag = DATA_ELEMENTS.get(name)
-    if tag is None:
+    writer = _DATA_WRITERS.get(name)
+    if writer is None:
         raise ValueError(f"{name!r} is not an alternative of the Data CHOICE")
-    if name in ("null-data", "dont-care"):
-        xml.empty(tag)
-    elif name in ("array", "structure"):
-        xml.start(tag, {"Qty": integer_hex(len(item), 2)})
+    writer(item, indent, comments, out)
+
+
+def _list_writer(tag: str) -> _Writer:
+    def write(item: Any, indent: str, comments: bool, out: list[str]) -> None:
+        out.append(f'{indent}<{tag} Qty="{len(item) & 0xFF:02X}">')
+        inner = indent + "  "
         for element in item:
-            write_data(xml, element)
-        xml.end(tag)
-    elif name in _INTEGER_DIGITS:
-        xml.value(tag, integer_hex(int(item), _INTEGER_DIGITS[name]))
-    elif name == "octet-string":
-        xml.comment(_octet_string_comment(bytes(item)))
-        xml.value(tag, hex_text(item))
-    elif name in ("visible-string", "utf8-string"):
+            _write(element, inner, comments, out)
+        out.append(f"{indent}</{tag}>")
+
+    return write
+
+
+def _integer_writer(tag: str, digits: int) -> _Writer:
+    mask = (1 << (4 * digits)) - 1
+    spec = f"0{digits}X"
+
+    def write(item: Any, indent: str, comments: bool, out: list[str]) -> None:
+        out.append(f'{indent}<{tag} Value="{int(item) & mask:{spec}}" />')
+
+    return write
+
+
+def _empty_writer(tag: str) -> _Writer:
+    def write(item: Any, indent: str, comments: bool, out: list[str]) -> None:
+        out.append(f"{indent}<{tag} />")
+
+    return write
+
+
+def _hex_writer(tag: str, note: Callable[[bytes], str | None]) -> _Writer:
+    """An element whose ``Value`` is its bytes in hex, below what ``note`` says of them."""
+
+    def write(item: Any, indent: str, comments: bool, out: list[str]) -> None:
+        data = bytes(item)
+        if comments:
+            text = note(data)
+            if text is not None:
+                out.append(f"{indent}<!--{_comment_text(text)}-->")
+        out.append(f'{indent}<{tag} Value="{data.hex().upper()}" />')
+
+    return write
+
+
+def _string_writer(name: str) -> _Writer:
+    tag = DATA_ELEMENTS[name]
+
+    def write(item: Any, indent: str, comments: bool, out: list[str]) -> None:
         shown, text = _string_value(_character_bytes(name, item))
-        xml.comment(text)
-        xml.value(tag, shown)
-    elif name == "boolean":
-        xml.value(tag, "True" if item else "False")
-    elif name == "bit-string":
-        xml.value(tag, bit_string(item).bits())
-    elif name in ("float32", "float64"):
-        xml.comment(_float_text(bytes(item)))
-        xml.value(tag, hex_text(item))
-    elif name == "date-time":
-        xml.comment(date_time_text(bytes(item)) if len(item) == DATE_TIME_LENGTH else None)
-        xml.value(tag, hex_text(item))
-    elif name == "date":
-        xml.comment(_date_text(bytes(item)) if len(item) == _DATE_LENGTH else None)
-        xml.value(tag, hex_text(item))
-    elif name == "time":
-        xml.comment(_time_text(bytes(item)) if len(item) == _TIME_LENGTH else None)
-        xml.value(tag, hex_text(item))
-    else:  # compact-array
-        _write_compact_array(xml, item)
+        if comments and text is not None:
+            out.append(f"{indent}<!--{_comment_text(text)}-->")
+        out.append(f"{indent}<{tag} Value={_attribute(shown)} />")
+
+    return write
+
+
+def _write_boolean(item: Any, indent: str, comments: bool, out: list[str]) -> None:
+    out.append(f'{indent}<Boolean Value="{"True" if item else "False"}" />')
+
+
+def _write_bit_string(item: Any, indent: str, comments: bool, out: list[str]) -> None:
+    out.append(f"{indent}<BitString Value={_attribute(bit_string(item).bits())} />")
+
+
+def _write_compact_array_data(item: Any, indent: str, comments: bool, out: list[str]) -> None:
+    xml = Xml(comments)
+    xml.lines, xml.depth = out, len(indent) // 2
+    _write_compact_array(xml, item)
+
+
+#: The notes above the octet strings of OBIS-code length, which repeat in every push;
+#: cleared when full (a meter has a few dozen OBIS codes).
+_OBIS_LENGTH_NOTES: dict[bytes, str | None] = {}
+_OBIS_LENGTH_NOTES_MAX = 4096
+
+
+def _octet_string_note(data: bytes) -> str | None:
+    if len(data) != _OBIS_LENGTH:
+        return _octet_string_comment(data)
+    try:
+        return _OBIS_LENGTH_NOTES[data]
+    except KeyError:
+        pass
+    note = _octet_string_comment(data)
+    if len(_OBIS_LENGTH_NOTES) >= _OBIS_LENGTH_NOTES_MAX:
+        _OBIS_LENGTH_NOTES.clear()
+    _OBIS_LENGTH_NOTES[data] = note
+    return note
+
+
+def _sized_note(length: int, text: Callable[[bytes], str]) -> Callable[[bytes], str | None]:
+    return lambda data: text(data) if len(data) == length else None
+
+
+_DATA_WRITERS: dict[str, _Writer] = {
+    "null-data": _empty_writer("None"),
+    "dont-care": _empty_writer("DontCare"),
+    "array": _list_writer("Array"),
+    "structure": _list_writer("Structure"),
+    **{name: _integer_writer(DATA_ELEMENTS[name], n) for name, n in _INTEGER_DIGITS.items()},
+    "octet-string": _hex_writer("OctetString", _octet_string_note),
+    "visible-string": _string_writer("visible-string"),
+    "utf8-string": _string_writer("utf8-string"),
+    "boolean": _write_boolean,
+    "bit-string": _write_bit_string,
+    "float32": _hex_writer("Float32", _float_text),
+    "float64": _hex_writer("Float64", _float_text),
+    "date-time": _hex_writer("DateTime", _sized_note(DATE_TIME_LENGTH, date_time_text)),
+    "date": _hex_writer("Date", _sized_note(_DATE_LENGTH, _date_text)),
+    "time": _hex_writer("Time", _sized_note(_TIME_LENGTH, _time_text)),
+    "compact-array": _write_compact_array_data,
+}
 
 
 def _write_type_description(xml: Xml, description: tuple[str, Any]) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal
 
 from cosem_reader.cosem.obis import format_name
+from cosem_reader.cosem.obis_code import ObisCode
 from cosem_reader.cosem.readings import Notification, Reading, ReadingValue, system_timezone
 from cosem_reader.output.homeassistant import obis_slug
-from cosem_reader.output.jsonout import dumps, notification_to_dict
+from cosem_reader.output.jsonout import dumps, notification_json, number_text
 from cosem_reader.output.mqtt.settings import MqttSettings, sanitize_level, topic_level
 from cosem_reader.output.outbox import Message
 
@@ -45,11 +48,34 @@ def reading_identifier(reading: Reading, settings: MqttSettings) -> str:
     """The per-value topic level of a reading: ``1-0_1_8_0``, or its sanitised name."""
     if reading.obis is None:
         return topic_level(f"position_{reading.position}", settings)
+    found = (
+        reading.obis,
+        settings.topic_identifier,
+        settings.language,
+        settings.name_template,
+        settings.invalid_characters,
+        settings.invalid_character_replacement,
+        settings.replace_umlauts,
+    )
+    level = _LEVELS.get(found)
+    if level is None:
+        if len(_LEVELS) >= _LEVELS_LIMIT:
+            _LEVELS.clear()
+        level = _LEVELS[found] = _topic_level_of_code(reading.obis, settings)
+    return level
+
+
+def _topic_level_of_code(code: ObisCode, settings: MqttSettings) -> str:
     if settings.topic_identifier == "name":
-        return topic_level(
-            format_name(reading.obis, settings.language, settings.name_template), settings
-        )
-    return topic_level(obis_slug(reading.obis), settings)
+        return topic_level(format_name(code, settings.language, settings.name_template), settings)
+    return topic_level(obis_slug(code), settings)
+
+
+#: The topic level of each OBIS code under the settings it depends on: a meter sends the
+#: same codes every push, and sanitising one takes two regular expressions.  Emptied
+#: when full, so that codes that never repeat cannot grow it without end.
+_LEVELS: dict[tuple[object, ...], str] = {}
+_LEVELS_LIMIT = 4096
 
 
 def format_date_time(value: datetime, date_time_format: str) -> str | int:
@@ -68,26 +94,35 @@ def format_date_time(value: datetime, date_time_format: str) -> str | int:
 
 
 def state_payload(notification: Notification, settings: MqttSettings) -> str:
-    """The JSON state message of one reading, date-times in ``settings.date_time_format``."""
-    document = notification_to_dict(notification, settings.language, settings.name_template)
-    if settings.date_time_format != "iso":
-        formatted: dict[str, str | int] = {}
-        instants = [r.value for r in notification.readings if isinstance(r.value, datetime)]
-        if notification.timestamp is not None:
-            instants.append(notification.timestamp)
-        for instant in instants:
-            if isinstance(instant, datetime):
-                formatted[instant.isoformat()] = format_date_time(
-                    instant, settings.date_time_format
-                )
-        if document.get("timestamp") in formatted:
-            document["timestamp"] = formatted[document["timestamp"]]
-        for group in ("values", "values_by_position"):
-            for entry in document.get(group, {}).values():
-                value = entry.get("value")
-                if isinstance(value, str) and value in formatted:
-                    entry["value"] = formatted[value]
-    return dumps(document)
+    """The JSON state message of one reading, date-times in ``settings.date_time_format``.
+
+    It is decode's JSON (:func:`notification_json`, the same text as
+    ``dumps(notification_to_dict(…))``), the ISO date-times then rewritten when another
+    format is asked for.
+    """
+    text = notification_json(notification, settings.language, settings.name_template)
+    if settings.date_time_format == "iso":
+        return text
+    instants = [r.value for r in notification.readings if isinstance(r.value, datetime)]
+    if notification.timestamp is not None:
+        instants.append(notification.timestamp)
+    formatted = {
+        instant.isoformat(): dumps(format_date_time(instant, settings.date_time_format))
+        for instant in instants
+    }
+
+    def rewrite(match: re.Match[str]) -> str:
+        shown = formatted.get(match[2])
+        return match[0] if shown is None else f'"{match[1]}": {shown}'
+
+    return _ISO_VALUE.sub(rewrite, text)
+
+
+#: The notification's ``"timestamp"`` and each entry's ``"value"`` when it is a string of
+#: the characters of an ISO date-time.  A key's quotes cannot stand inside a JSON
+#: string (there every quote is escaped), so a match is always a key and its value.
+#: Any such string equal to a date-time of the push is rewritten, as before.
+_ISO_VALUE = re.compile(r'"(timestamp|value)": "([0-9T:+.\-]+)"')
 
 
 def value_payload(reading: Reading, settings: MqttSettings) -> str | None:
@@ -95,7 +130,12 @@ def value_payload(reading: Reading, settings: MqttSettings) -> str | None:
     value: ReadingValue | str | int = reading.value
     if value is None:
         return None
-    if isinstance(value, datetime):
+    kind = type(value)
+    if kind is Decimal:
+        text = number_text(value)  # type: ignore[arg-type]
+    elif kind is int:
+        text = str(value)
+    elif isinstance(value, datetime):
         text = str(format_date_time(value, settings.date_time_format))
     elif isinstance(value, str):
         text = value
