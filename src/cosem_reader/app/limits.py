@@ -22,6 +22,10 @@ __all__ = ["ProblemLog", "RateLimit", "StopLimits", "error_kind"]
 
 log = logging.getLogger(__name__)
 
+#: No telegram nor APDU is shorter: an M-Bus long frame has 9 bytes, an HDLC frame 8
+#: (its closing flag shared), a data-notification APDU 7, a P1 telegram more.
+_SHORTEST_UNIT = 5
+
 _NUMBERS = re.compile(r"[0-9A-Fa-f]{4,}|\d+")
 
 
@@ -111,6 +115,22 @@ class StopLimits:
         if limit and read + len(chunk) > limit:
             return chunk[: limit - read]
         return chunk
+
+    def room(self, frames: int, apdus: int) -> int | None:
+        """How many bytes the decoder may take next without completing more telegrams or
+        APDUs than ``stop_after_telegrams``/``_apdus`` leave (``None``: no such limit).
+
+        A capture arrives in chunks of thousands of bytes, dozens of pushes: fed whole,
+        the decoder would read past the limit before the runner could stop it."""
+        debug = self.debug
+        left = [limit - count for limit, count in (
+            (debug.stop_after_telegrams, frames), (debug.stop_after_apdus, apdus)) if limit]
+        if not left:
+            return None
+        if min(left) <= 0:
+            return 0
+        # k bytes end at most 1 + (k - 1) // _SHORTEST_UNIT units.
+        return 1 + max(0, min(left) - 1) * _SHORTEST_UNIT
 
     def reached(self, read: int, frames: int, apdus: int, *, done: bool) -> bool:
         """Whether to stop after ``read`` bytes, ``frames`` telegrams and ``apdus`` APDUs;

@@ -78,6 +78,8 @@ class MeterRunner:
         self._errors_since_open = 0
         self._security_failed = False
         self._push_started: float | None = None
+        #: The wall-clock time of that first byte: its lag behind the meter's clock.
+        self._push_started_at = 0.0
         self._previous_time: datetime | None = None
         self._tracer = Tracer(settings.debug, self.label, settings)
         #: The system title this meter's readings come from (configured, else the first).
@@ -140,7 +142,8 @@ class MeterRunner:
         layer: Layer = self.meter.layer  # type: ignore[assignment]
         decoder = self._new_decoder(layer)
         try:
-            if self._read(source, decoder, recorder):
+            ended = self._read(source, decoder, recorder)
+            if ended:
                 for result in decoder.flush():
                     if isinstance(result, CosemReaderError):
                         self._on_error(result, at_end=True)
@@ -151,6 +154,8 @@ class MeterRunner:
                 recorder.close()
         if self.settings.once and self._security_failed and not self.readings:
             return EX_DATAERR
+        if not ended:
+            return EX_OK  # a stop_after_* limit was reached: what the user asked for
         if self.meter.replay and not self.readings and not self.stop.is_set():
             log.error("%sno reading in %s", self.label,
                       "standard input" if self.meter.replay == "-" else self.meter.replay)
@@ -177,15 +182,15 @@ class MeterRunner:
         """One chunk through the decoder; whether the runner should stop."""
         now = time.monotonic()
         chunk = self._stops.cut(item, self.bytes)
-        self.bytes += len(chunk)
         if self._push_started is None:
             self._push_started = now
+            self._push_started_at = time.time()
+        started = time.perf_counter()
+        results, chunk = self._decode(chunk, decoder)
+        decode_time = time.perf_counter() - started
+        self.bytes += len(chunk)
         if recorder is not None:
             recorder.write(chunk)
-        self._tracer.on_bytes(chunk)
-        started = time.perf_counter()
-        results = decoder.feed(chunk)
-        decode_time = time.perf_counter() - started
         for result in results:
             if self.settings.once and (self.readings or self._security_failed):
                 break  # one chunk of a capture can hold many pushes
@@ -194,6 +199,24 @@ class MeterRunner:
         counters = decoder.counters
         return self._stops.reached(self.bytes, counters.frames, counters.apdus,
                                    done=bool(self.readings or self._security_failed))
+
+    def _decode(self, chunk: bytes, decoder: StreamDecoder) -> tuple[list[Decoded], bytes]:
+        """The results of ``chunk``, and the part of it read: not beyond the telegram or
+        APDU that reaches a ``stop_after_*`` limit (the rest is never decoded)."""
+        counters = decoder.counters
+        room = self._stops.room(counters.frames, counters.apdus)
+        if room is None:
+            self._tracer.on_bytes(chunk)
+            return decoder.feed(chunk), chunk
+        results: list[Decoded] = []
+        read = 0
+        while read < len(chunk) and room is not None and room > 0:
+            piece = chunk[read:read + room]
+            read += len(piece)
+            self._tracer.on_bytes(piece)
+            results += decoder.feed(piece)
+            room = self._stops.room(counters.frames, counters.apdus)
+        return results, chunk[:read]
 
     # -- what came out ------------------------------------------------------------------
 
@@ -250,14 +273,23 @@ class MeterRunner:
         self.output.publish(notification)
         publish_time = time.perf_counter() - started
         if self.settings.debug.log_timings:
-            receive = now - self._push_started if self._push_started is not None else 0.0
-            trace.info(
-                "%stimings: receive %.3f s, decode %.2f ms, publish %.2f ms",
-                self.label, receive, decode_time * 1000, publish_time * 1000,
-            )
+            self._log_timings(notification, now, decode_time, publish_time)
         self._push_started = None
         if self.settings.realtime and self.meter.replay:
             self._pace(notification)
+
+    def _log_timings(self, notification: Notification, now: float, decode_time: float,
+                     publish_time: float) -> None:
+        """The stages' times, and when the push's first byte came by the wall clock, to
+        the millisecond, beside the meter's time stamp: how far the meter's clock is off."""
+        receive = now - self._push_started if self._push_started is not None else 0.0
+        first = datetime.fromtimestamp(self._push_started_at).astimezone()
+        meter_time = notification.timestamp.isoformat() if notification.timestamp else "none"
+        trace.info(
+            "%stimings: first byte at %s, meter time %s, receive %.3f s, decode %.2f ms,"
+            " publish %.2f ms", self.label, first.isoformat(timespec="milliseconds"),
+            meter_time, receive, decode_time * 1000, publish_time * 1000,
+        )
 
     def _pace(self, notification: Notification) -> None:
         """Replay at the meter's pace: the time between two pushes' time stamps."""

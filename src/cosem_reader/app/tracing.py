@@ -14,10 +14,19 @@ from cosem_reader.link import hdlc, mbus
 from cosem_reader.output.jsonout import ciphered_header, dumps, notification_to_dict
 from cosem_reader.security.ciphering import is_ciphered, parse_ciphered_apdu
 
-__all__ = ["Tracer"]
+__all__ = ["Tracer", "mbus_wire_bytes"]
 
 log = logging.getLogger(__name__)
 trace = logging.getLogger("cosem_reader.trace")
+
+
+def mbus_wire_bytes(frame: mbus.LongFrame) -> bytes:
+    """The whole ``68 L L 68 C A CI … CS 16`` frame as it came: the reader accepted it,
+    so its checksum was the byte sum of C, A, CI and the user data, and its L byte the
+    length modulo 256 (as the Sagemcom T210-D writes it, EN 13757-2 otherwise)."""
+    body = bytes((frame.control, frame.address, frame.control_information)) + frame.user_data
+    length = len(body) & 0xFF
+    return bytes((0x68, length, length, 0x68)) + body + bytes((sum(body) & 0xFF, 0x16))
 
 
 class Tracer:
@@ -54,8 +63,11 @@ class Tracer:
     def _telegram(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
         fields = dataclasses.asdict(frame)
         if self.debug.log_telegram_raw:
-            payload = fields.get("user_data", fields.get("information", b""))
-            trace.info("%stelegram: %s", self.label, bytes(payload).hex(" ").upper())
+            if isinstance(frame, mbus.LongFrame):
+                payload = mbus_wire_bytes(frame)
+            else:
+                payload = bytes(fields.get("information", b""))
+            trace.info("%stelegram: %s", self.label, payload.hex(" ").upper())
         if self.debug.log_telegram_json:
             trace.info("%stelegram: %s", self.label, dumps(fields))
 
