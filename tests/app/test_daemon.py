@@ -545,3 +545,14 @@ class TestParity:
             assert found[2] == "2026-03-01T08:00:00+01:00"
         finally:
             assert daemon.stop() == 0
+
+    def test_name_delimiters_reach_the_json_lines(self, tmp_path: Path) -> None:
+        """Not only the debug log: the readings' names lose the empty parts' "; "."""
+        env = {
+            "COSEM_READER_DECODING_NAME_FORMAT": "[measurement]; [channel]; [previousMeasurement];",
+            "COSEM_READER_DECODING_NAME_DELIMITERS": "; ",
+        }
+        daemon = self.replay(tmp_path, 1, env=env)
+        assert daemon.wait() == 0, daemon.output()
+        values = json.loads(daemon.stdout[0])["values"]
+        assert values["1-0:32.7.0"]["name"] == "Voltage L1"

@@ -99,7 +99,8 @@ class Tracer:
         if debug.log_cosem_xml:
             self._xml(notification)
         if debug.log_obis_json:
-            body = notification_to_dict(notification, decoding.language, decoding.name_format)
+            body = notification_to_dict(notification, decoding.language, decoding.name_format,
+                                        decoding.name_delimiters)
             trace.info("%sOBIS: %s", self.label, dumps(body))
         if debug.log_obis_plain:
             for reading in notification.readings:
