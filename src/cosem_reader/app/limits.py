@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from cosem_reader.app.config import Settings
 from cosem_reader.cosem.plausibility import Withheld
 from cosem_reader.errors import CosemReaderError, FrameError, SecurityError, SegmentError
+from cosem_reader.pipeline.decoder import Decoded, StreamDecoder
 from cosem_reader.security.authentication import RejectedPushError, describe_title
 from cosem_reader.security.ciphering import CipheredApdu
 
@@ -131,6 +133,25 @@ class StopLimits:
             return 0
         # k bytes end at most 1 + (k - 1) // _SHORTEST_UNIT units.
         return 1 + max(0, min(left) - 1) * _SHORTEST_UNIT
+
+    def feed(self, decoder: StreamDecoder, chunk: bytes, on_bytes: Callable[[bytes], None],
+             ) -> tuple[list[Decoded], bytes]:
+        """``chunk`` through ``decoder``: its results, and the part of it read, not beyond
+        the telegram or APDU that reaches a limit (the rest is never decoded)."""
+        counters = decoder.counters
+        room = self.room(counters.frames, counters.apdus)
+        if room is None:
+            on_bytes(chunk)
+            return decoder.feed(chunk), chunk
+        results: list[Decoded] = []
+        read = 0
+        while read < len(chunk) and room:
+            piece = chunk[read:read + room]
+            read += len(piece)
+            on_bytes(piece)
+            results += decoder.feed(piece)
+            room = self.room(counters.frames, counters.apdus)
+        return results, chunk[:read]
 
     def reached(self, read: int, frames: int, apdus: int, *, done: bool) -> bool:
         """Whether to stop after ``read`` bytes, ``frames`` telegrams and ``apdus`` APDUs;

@@ -186,7 +186,7 @@ class MeterRunner:
             self._push_started = now
             self._push_started_at = time.time()
         started = time.perf_counter()
-        results, chunk = self._decode(chunk, decoder)
+        results, chunk = self._stops.feed(decoder, chunk, self._tracer.on_bytes)
         decode_time = time.perf_counter() - started
         self.bytes += len(chunk)
         if recorder is not None:
@@ -199,24 +199,6 @@ class MeterRunner:
         counters = decoder.counters
         return self._stops.reached(self.bytes, counters.frames, counters.apdus,
                                    done=bool(self.readings or self._security_failed))
-
-    def _decode(self, chunk: bytes, decoder: StreamDecoder) -> tuple[list[Decoded], bytes]:
-        """The results of ``chunk``, and the part of it read: not beyond the telegram or
-        APDU that reaches a ``stop_after_*`` limit (the rest is never decoded)."""
-        counters = decoder.counters
-        room = self._stops.room(counters.frames, counters.apdus)
-        if room is None:
-            self._tracer.on_bytes(chunk)
-            return decoder.feed(chunk), chunk
-        results: list[Decoded] = []
-        read = 0
-        while read < len(chunk) and room is not None and room > 0:
-            piece = chunk[read:read + room]
-            read += len(piece)
-            self._tracer.on_bytes(piece)
-            results += decoder.feed(piece)
-            room = self._stops.room(counters.frames, counters.apdus)
-        return results, chunk[:read]
 
     # -- what came out ------------------------------------------------------------------
 
@@ -273,23 +255,12 @@ class MeterRunner:
         self.output.publish(notification)
         publish_time = time.perf_counter() - started
         if self.settings.debug.log_timings:
-            self._log_timings(notification, now, decode_time, publish_time)
+            receive = now - self._push_started if self._push_started is not None else 0.0
+            self._tracer.timings(notification, self._push_started_at, receive,
+                                 decode_time, publish_time)
         self._push_started = None
         if self.settings.realtime and self.meter.replay:
             self._pace(notification)
-
-    def _log_timings(self, notification: Notification, now: float, decode_time: float,
-                     publish_time: float) -> None:
-        """The stages' times, and when the push's first byte came by the wall clock, to
-        the millisecond, beside the meter's time stamp: how far the meter's clock is off."""
-        receive = now - self._push_started if self._push_started is not None else 0.0
-        first = datetime.fromtimestamp(self._push_started_at).astimezone()
-        meter_time = notification.timestamp.isoformat() if notification.timestamp else "none"
-        trace.info(
-            "%stimings: first byte at %s, meter time %s, receive %.3f s, decode %.2f ms,"
-            " publish %.2f ms", self.label, first.isoformat(timespec="milliseconds"),
-            meter_time, receive, decode_time * 1000, publish_time * 1000,
-        )
 
     def _pace(self, notification: Notification) -> None:
         """Replay at the meter's pace: the time between two pushes' time stamps."""
