@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from cosem_reader.app.tracing import mbus_wire_bytes
+from cosem_reader.app.tracing import hdlc_wire_bytes, mbus_wire_bytes
+from cosem_reader.link.hdlc import HdlcFrame, HdlcFrameReader
 from cosem_reader.link.mbus import LongFrame, LongFrameReader
 from tests.support.vectors import vector_params
 
@@ -26,3 +27,13 @@ def test_a_telegram_is_shown_whole_as_it_came(vector: dict[str, Any]) -> None:
     assert sum(len(mbus_wire_bytes(frame)) for frame in frames) == sum(
         frame.raw_length for frame in frames
     )
+
+
+@pytest.mark.parametrize("vector", vector_params(lambda v: v["link_layer"] == "hdlc"))
+def test_an_hdlc_frame_is_shown_whole_as_it_came(vector: dict[str, Any]) -> None:
+    """``7E A… … FCS 7E`` byte for byte, not only the information field."""
+    data = bytes.fromhex(vector["hex"])
+    frames = [item for item in HdlcFrameReader().feed(data) if isinstance(item, HdlcFrame)]
+    assert frames
+    for frame in frames:
+        assert hdlc_wire_bytes(frame) in data

@@ -15,7 +15,7 @@ from cosem_reader.link import hdlc, mbus
 from cosem_reader.output.jsonout import ciphered_header, dumps, notification_to_dict
 from cosem_reader.security.ciphering import is_ciphered, parse_ciphered_apdu
 
-__all__ = ["Tracer", "mbus_wire_bytes"]
+__all__ = ["Tracer", "hdlc_wire_bytes", "mbus_wire_bytes"]
 
 log = logging.getLogger(__name__)
 trace = logging.getLogger("cosem_reader.trace")
@@ -28,6 +28,22 @@ def mbus_wire_bytes(frame: mbus.LongFrame) -> bytes:
     body = bytes((frame.control, frame.address, frame.control_information)) + frame.user_data
     length = len(body) & 0xFF
     return bytes((0x68, length, length, 0x68)) + body + bytes((sum(body) & 0xFF, 0x16))
+
+
+def hdlc_wire_bytes(frame: hdlc.HdlcFrame) -> bytes:
+    """The whole ``7E A… … FCS 7E`` frame as it came (IEC 62056-46 frame format type 3):
+    the reader accepted it, so its HCS and FCS were the CRCs of what precedes them."""
+    information = frame.information
+    header_length = 2 + len(frame.destination_address) + len(frame.source_address) + 1
+    length = header_length + 2 + (len(information) + 2 if information else 0)
+    first = 0xA0 | (0x08 if frame.segmented else 0) | (length >> 8)
+    header = (bytes((first, length & 0xFF)) + frame.destination_address
+              + frame.source_address + bytes((frame.control,)))
+    body = header + hdlc.crc16_x25(header).to_bytes(2, "little")
+    if information:
+        body += information
+        body += hdlc.crc16_x25(body).to_bytes(2, "little")
+    return b"\x7e" + body + b"\x7e"
 
 
 class Tracer:
@@ -67,7 +83,7 @@ class Tracer:
             if isinstance(frame, mbus.LongFrame):
                 payload = mbus_wire_bytes(frame)
             else:
-                payload = bytes(fields.get("information", b""))
+                payload = hdlc_wire_bytes(frame)
             trace.info("%stelegram: %s", self.label, payload.hex(" ").upper())
         if self.debug.log_telegram_json:
             trace.info("%stelegram: %s", self.label, dumps(fields))
