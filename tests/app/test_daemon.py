@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -459,3 +460,84 @@ def subscribe_once(broker: Broker, topic: str, timeout: float = 10.0) -> bytes |
         client.loop_stop()
         client.disconnect()
     return got[-1] if got else None
+
+
+class TestParity:
+    """The debug switches behave as smart-meter-mbus-dlms's (issue 13)."""
+
+    @staticmethod
+    def replay(tmp_path: Path, pushes: int, *extra: str, env: dict[str, str] | None = None,
+               ) -> Daemon:
+        capture = tmp_path / "capture.bin"
+        capture.write_bytes(b"".join(push(index) for index in range(pushes)))
+        return Daemon(["--replay", str(capture), "--key", KEY.hex(), *extra], env=env)
+
+    @staticmethod
+    def raw_telegrams(daemon: Daemon) -> list[bytes]:
+        return [
+            bytes.fromhex(line.split("telegram: ")[1])
+            for line in daemon.stderr
+            if re.search(r"telegram: [0-9A-F]{2} ", line)
+        ]
+
+    def test_stop_after_telegrams_stops_exactly(self, tmp_path: Path) -> None:
+        """A capture arrives in one chunk of twenty telegrams: still 3 are read, not 20."""
+        env = {"COSEM_READER_DEBUG_STOP_AFTER_TELEGRAMS": "3"}
+        daemon = self.replay(tmp_path, 10, "--trace", "telegram", env=env)
+        assert daemon.wait() == 0, daemon.output()
+        assert len(self.raw_telegrams(daemon)) == 3, daemon.output()
+        assert frame_counters(daemon.stdout) == [1000]  # the second push is half read
+        assert any("stopping after 3 telegrams" in line for line in daemon.stderr)
+        assert not any("no reading" in line for line in daemon.stderr), daemon.output()
+
+    def test_stop_after_apdus_stops_exactly(self, tmp_path: Path) -> None:
+        env = {"COSEM_READER_DEBUG_STOP_AFTER_APDUS": "2"}
+        daemon = self.replay(tmp_path, 10, env=env)
+        assert daemon.wait() == 0, daemon.output()
+        assert frame_counters(daemon.stdout) == [1000, 1001]
+        assert any("stopping after 2 APDUs" in line for line in daemon.stderr)
+
+    def test_a_stop_before_any_reading_is_no_failure(self, tmp_path: Path) -> None:
+        """The limit asked for is reached: exit 0, not 'no reading in the capture'."""
+        env = {"COSEM_READER_DEBUG_STOP_AFTER_TELEGRAMS": "1"}
+        daemon = self.replay(tmp_path, 3, env=env)
+        assert daemon.wait() == 0, daemon.output()
+        assert daemon.stdout == []
+        assert not any("no reading" in line for line in daemon.stderr), daemon.output()
+
+    def test_log_telegram_raw_shows_the_whole_frame(self, tmp_path: Path) -> None:
+        """``68 L L 68 … CS 16`` as it came over the line, not only the user data."""
+        daemon = self.replay(tmp_path, 2, "--trace", "telegram")
+        assert daemon.wait() == 0, daemon.output()
+        assert b"".join(self.raw_telegrams(daemon)) == push(0) + push(1)
+
+    def test_log_timings_has_the_first_byte_to_the_millisecond(self, meter: PtyMeter) -> None:
+        """The wall-clock time of a push's first byte, beside the meter's time: the lag
+        of the meter's clock can be read off (the original README's measurement)."""
+        daemon = Daemon(read_args(meter, "--trace", "timings"))
+        try:
+            daemon.wait_for_stderr("reading serial port")
+            data = push(0)
+            sent = datetime.now().astimezone()
+            meter.write(data)
+            daemon.wait_for_stderr("timings:")
+            line = next(line for line in daemon.stderr if "timings:" in line)
+            found = re.search(r"first byte at (\S+), meter time (\S+),", line)
+            assert found, line
+            first = datetime.fromisoformat(found[1])
+            assert re.search(r"T\d\d:\d\d:\d\d\.\d{3}[+-]", found[1]), line
+            assert sent - timedelta(seconds=1) <= first <= sent + timedelta(seconds=5)
+            assert found[2] == "2026-03-01T08:00:00+01:00"
+        finally:
+            assert daemon.stop() == 0
+
+    def test_name_delimiters_reach_the_json_lines(self, tmp_path: Path) -> None:
+        """Not only the debug log: the readings' names lose the empty parts' "; "."""
+        env = {
+            "COSEM_READER_DECODING_NAME_FORMAT": "[measurement]; [channel]; [previousMeasurement];",
+            "COSEM_READER_DECODING_NAME_DELIMITERS": "; ",
+        }
+        daemon = self.replay(tmp_path, 1, env=env)
+        assert daemon.wait() == 0, daemon.output()
+        values = json.loads(daemon.stdout[0])["values"]
+        assert values["1-0:32.7.0"]["name"] == "Voltage L1"

@@ -211,4 +211,4 @@ def test_the_texts_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         reading = Reading(ObisCode(1, 0, 1, 8, index), "1", index, None, None, "long")
         notification = Notification("data-notification", None, None, (reading,))
         assert notification_json(notification) == _legacy(notification)
-        assert len(jsonout._PARTS[("en", None)]) <= 9
+        assert len(jsonout._PARTS[("en", None, " -,")]) <= 9

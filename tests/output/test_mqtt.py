@@ -426,7 +426,8 @@ def test_publish_at_seconds(caplog: pytest.LogCaptureFixture) -> None:
     settings = MqttSettings(enabled=True, publish_at_seconds=(0, 30))
     offsets = [5, 20, 31, 45, 59, 60, 61, 95, 150]  # seconds after a full minute
     times = [minute + timedelta(seconds=s) for s in offsets]
-    assert _published_energies(settings, times, caplog) == [2, 5, 7, 8]
+    # The first reading goes out at once, not at the next slot (issue 13).
+    assert _published_energies(settings, times, caplog) == [0, 2, 5, 7, 8]
 
 
 def test_publish_at_minutes(caplog: pytest.LogCaptureFixture) -> None:
@@ -434,7 +435,7 @@ def test_publish_at_minutes(caplog: pytest.LogCaptureFixture) -> None:
     settings = MqttSettings(enabled=True, publish_at_minutes=(0, 15))
     offsets = [5, 14 * 60 + 59, 15 * 60 + 3, 15 * 60 + 8, 30 * 60, 60 * 60 + 1, 75 * 60]
     times = [hour + timedelta(seconds=s) for s in offsets]
-    assert _published_energies(settings, times, caplog) == [2, 5, 6]
+    assert _published_energies(settings, times, caplog) == [0, 2, 5, 6]
 
 
 _LEVEL_BREAKERS = st.text(

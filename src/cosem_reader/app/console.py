@@ -32,7 +32,8 @@ class Console:
         decoding = self.settings.decoding
         if self.mode == "json":
             text = notification_json(
-                notification, decoding.language, decoding.name_format, meter.name or None
+                notification, decoding.language, decoding.name_format, meter.name or None,
+                decoding.name_delimiters,
             )
         else:
             text = self.line(meter, notification)

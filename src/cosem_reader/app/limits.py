@@ -11,16 +11,22 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from cosem_reader.app.config import Settings
 from cosem_reader.cosem.plausibility import Withheld
 from cosem_reader.errors import CosemReaderError, FrameError, SecurityError, SegmentError
+from cosem_reader.pipeline.decoder import Decoded, StreamDecoder
 from cosem_reader.security.authentication import RejectedPushError, describe_title
 from cosem_reader.security.ciphering import CipheredApdu
 
 __all__ = ["ProblemLog", "RateLimit", "StopLimits", "error_kind"]
 
 log = logging.getLogger(__name__)
+
+#: No telegram nor APDU is shorter: an M-Bus long frame has 9 bytes, an HDLC frame 8
+#: (its closing flag shared), a data-notification APDU 7, a P1 telegram more.
+_SHORTEST_UNIT = 5
 
 _NUMBERS = re.compile(r"[0-9A-Fa-f]{4,}|\d+")
 
@@ -111,6 +117,41 @@ class StopLimits:
         if limit and read + len(chunk) > limit:
             return chunk[: limit - read]
         return chunk
+
+    def room(self, frames: int, apdus: int) -> int | None:
+        """How many bytes the decoder may take next without completing more telegrams or
+        APDUs than ``stop_after_telegrams``/``_apdus`` leave (``None``: no such limit).
+
+        A capture arrives in chunks of thousands of bytes, dozens of pushes: fed whole,
+        the decoder would read past the limit before the runner could stop it."""
+        debug = self.debug
+        left = [limit - count for limit, count in (
+            (debug.stop_after_telegrams, frames), (debug.stop_after_apdus, apdus)) if limit]
+        if not left:
+            return None
+        if min(left) <= 0:
+            return 0
+        # k bytes end at most 1 + (k - 1) // _SHORTEST_UNIT units.
+        return 1 + max(0, min(left) - 1) * _SHORTEST_UNIT
+
+    def feed(self, decoder: StreamDecoder, chunk: bytes, on_bytes: Callable[[bytes], None],
+             ) -> tuple[list[Decoded], bytes]:
+        """``chunk`` through ``decoder``: its results, and the part of it read, not beyond
+        the telegram or APDU that reaches a limit (the rest is never decoded)."""
+        counters = decoder.counters
+        room = self.room(counters.frames, counters.apdus)
+        if room is None:
+            on_bytes(chunk)
+            return decoder.feed(chunk), chunk
+        results: list[Decoded] = []
+        read = 0
+        while read < len(chunk) and room:
+            piece = chunk[read:read + room]
+            read += len(piece)
+            on_bytes(piece)
+            results += decoder.feed(piece)
+            room = self.room(counters.frames, counters.apdus)
+        return results, chunk[:read]
 
     def reached(self, read: int, frames: int, apdus: int, *, done: bool) -> bool:
         """Whether to stop after ``read`` bytes, ``frames`` telegrams and ``apdus`` APDUs;

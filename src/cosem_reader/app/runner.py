@@ -78,6 +78,8 @@ class MeterRunner:
         self._errors_since_open = 0
         self._security_failed = False
         self._push_started: float | None = None
+        #: The wall-clock time of that first byte: its lag behind the meter's clock.
+        self._push_started_at = 0.0
         self._previous_time: datetime | None = None
         self._tracer = Tracer(settings.debug, self.label, settings)
         #: The system title this meter's readings come from (configured, else the first).
@@ -140,7 +142,8 @@ class MeterRunner:
         layer: Layer = self.meter.layer  # type: ignore[assignment]
         decoder = self._new_decoder(layer)
         try:
-            if self._read(source, decoder, recorder):
+            ended = self._read(source, decoder, recorder)
+            if ended:
                 for result in decoder.flush():
                     if isinstance(result, CosemReaderError):
                         self._on_error(result, at_end=True)
@@ -151,6 +154,8 @@ class MeterRunner:
                 recorder.close()
         if self.settings.once and self._security_failed and not self.readings:
             return EX_DATAERR
+        if not ended:
+            return EX_OK  # a stop_after_* limit was reached: what the user asked for
         if self.meter.replay and not self.readings and not self.stop.is_set():
             log.error("%sno reading in %s", self.label,
                       "standard input" if self.meter.replay == "-" else self.meter.replay)
@@ -177,15 +182,15 @@ class MeterRunner:
         """One chunk through the decoder; whether the runner should stop."""
         now = time.monotonic()
         chunk = self._stops.cut(item, self.bytes)
-        self.bytes += len(chunk)
         if self._push_started is None:
             self._push_started = now
+            self._push_started_at = time.time()
+        started = time.perf_counter()
+        results, chunk = self._stops.feed(decoder, chunk, self._tracer.on_bytes)
+        decode_time = time.perf_counter() - started
+        self.bytes += len(chunk)
         if recorder is not None:
             recorder.write(chunk)
-        self._tracer.on_bytes(chunk)
-        started = time.perf_counter()
-        results = decoder.feed(chunk)
-        decode_time = time.perf_counter() - started
         for result in results:
             if self.settings.once and (self.readings or self._security_failed):
                 break  # one chunk of a capture can hold many pushes
@@ -251,10 +256,8 @@ class MeterRunner:
         publish_time = time.perf_counter() - started
         if self.settings.debug.log_timings:
             receive = now - self._push_started if self._push_started is not None else 0.0
-            trace.info(
-                "%stimings: receive %.3f s, decode %.2f ms, publish %.2f ms",
-                self.label, receive, decode_time * 1000, publish_time * 1000,
-            )
+            self._tracer.timings(notification, self._push_started_at, receive,
+                                 decode_time, publish_time)
         self._push_started = None
         if self.settings.realtime and self.meter.replay:
             self._pace(notification)

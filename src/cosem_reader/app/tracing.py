@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+from datetime import datetime
 
 from cosem_reader.app.config import DebugSettings, Settings
 from cosem_reader.cosem.obis import format_name
@@ -14,10 +15,35 @@ from cosem_reader.link import hdlc, mbus
 from cosem_reader.output.jsonout import ciphered_header, dumps, notification_to_dict
 from cosem_reader.security.ciphering import is_ciphered, parse_ciphered_apdu
 
-__all__ = ["Tracer"]
+__all__ = ["Tracer", "hdlc_wire_bytes", "mbus_wire_bytes"]
 
 log = logging.getLogger(__name__)
 trace = logging.getLogger("cosem_reader.trace")
+
+
+def mbus_wire_bytes(frame: mbus.LongFrame) -> bytes:
+    """The whole ``68 L L 68 C A CI … CS 16`` frame as it came: the reader accepted it,
+    so its checksum was the byte sum of C, A, CI and the user data, and its L byte the
+    length modulo 256 (as the Sagemcom T210-D writes it, EN 13757-2 otherwise)."""
+    body = bytes((frame.control, frame.address, frame.control_information)) + frame.user_data
+    length = len(body) & 0xFF
+    return bytes((0x68, length, length, 0x68)) + body + bytes((sum(body) & 0xFF, 0x16))
+
+
+def hdlc_wire_bytes(frame: hdlc.HdlcFrame) -> bytes:
+    """The whole ``7E A… … FCS 7E`` frame as it came (IEC 62056-46 frame format type 3):
+    the reader accepted it, so its HCS and FCS were the CRCs of what precedes them."""
+    information = frame.information
+    header_length = 2 + len(frame.destination_address) + len(frame.source_address) + 1
+    length = header_length + 2 + (len(information) + 2 if information else 0)
+    first = 0xA0 | (0x08 if frame.segmented else 0) | (length >> 8)
+    header = (bytes((first, length & 0xFF)) + frame.destination_address
+              + frame.source_address + bytes((frame.control,)))
+    body = header + hdlc.crc16_x25(header).to_bytes(2, "little")
+    if information:
+        body += information
+        body += hdlc.crc16_x25(body).to_bytes(2, "little")
+    return b"\x7e" + body + b"\x7e"
 
 
 class Tracer:
@@ -54,8 +80,11 @@ class Tracer:
     def _telegram(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
         fields = dataclasses.asdict(frame)
         if self.debug.log_telegram_raw:
-            payload = fields.get("user_data", fields.get("information", b""))
-            trace.info("%stelegram: %s", self.label, bytes(payload).hex(" ").upper())
+            if isinstance(frame, mbus.LongFrame):
+                payload = mbus_wire_bytes(frame)
+            else:
+                payload = hdlc_wire_bytes(frame)
+            trace.info("%stelegram: %s", self.label, payload.hex(" ").upper())
         if self.debug.log_telegram_json:
             trace.info("%stelegram: %s", self.label, dumps(fields))
 
@@ -87,7 +116,8 @@ class Tracer:
         if debug.log_cosem_xml:
             self._xml(notification)
         if debug.log_obis_json:
-            body = notification_to_dict(notification, decoding.language, decoding.name_format)
+            body = notification_to_dict(notification, decoding.language, decoding.name_format,
+                                        decoding.name_delimiters)
             trace.info("%sOBIS: %s", self.label, dumps(body))
         if debug.log_obis_plain:
             for reading in notification.readings:
@@ -99,6 +129,19 @@ class Tracer:
                 value = dumps(reading.value).strip('"')
                 unit = f" {reading.unit}" if reading.unit else ""
                 trace.info("%sOBIS %s %s: %s%s", self.label, reading.key, name, value, unit)
+
+    def timings(self, notification: Notification, first_byte_at: float, receive: float,
+                decode: float, publish: float) -> None:
+        """The stages' times, and the wall-clock time of the push's first byte to the
+        millisecond beside the meter's time stamp: how far the meter's clock is off
+        (the lag smart-meter-mbus-dlms's README measures)."""
+        first = datetime.fromtimestamp(first_byte_at).astimezone()
+        meter_time = notification.timestamp.isoformat() if notification.timestamp else "none"
+        trace.info(
+            "%stimings: first byte at %s, meter time %s, receive %.3f s, decode %.2f ms,"
+            " publish %.2f ms", self.label, first.isoformat(timespec="milliseconds"),
+            meter_time, receive, decode * 1000, publish * 1000,
+        )
 
     def _xml(self, notification: Notification) -> None:
         try:

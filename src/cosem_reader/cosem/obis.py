@@ -71,6 +71,7 @@ from cosem_reader.cosem.obis_table import OBIS_TABLE
 from cosem_reader.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_DELIMITERS",
     "LANGUAGES",
     "NAME_PLACEHOLDERS",
     "OBIS_TABLE",
@@ -192,9 +193,15 @@ def name_parts(code: ObisCode, language: str = "en") -> dict[str, str]:
 
 _PLACEHOLDER = re.compile(r"\[([A-Za-z]+)\]")
 
+#: The characters trimmed where a part of a name is empty (``decoding.name_delimiters``).
+DEFAULT_DELIMITERS = " -,"
+
 
 def format_name(
-    code: ObisCode, language: str = "en", template: str | None = None, trim: str = " -,"
+    code: ObisCode,
+    language: str = "en",
+    template: str | None = None,
+    trim: str = DEFAULT_DELIMITERS,
 ) -> str:
     """The name of ``code`` in ``language``, optionally rendered through ``template``.
 

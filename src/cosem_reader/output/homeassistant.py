@@ -50,7 +50,13 @@ from typing import Any
 
 from cosem_reader import __version__
 from cosem_reader.cosem.manufacturers import MANUFACTURERS, flag_id, manufacturer
-from cosem_reader.cosem.obis import ObisCode, ObisInfo, describe, format_name
+from cosem_reader.cosem.obis import (
+    DEFAULT_DELIMITERS,
+    ObisCode,
+    ObisInfo,
+    describe,
+    format_name,
+)
 from cosem_reader.cosem.readings import Notification, Reading
 
 __all__ = [
@@ -205,6 +211,7 @@ def sensor_config(
     date_time_format: str = "iso",
     expire_after: int | None = None,
     qos: int = 1,
+    name_delimiters: str = DEFAULT_DELIMITERS,
 ) -> tuple[str, dict[str, Any]] | None:
     """The discovery ``(topic, payload)`` of one reading's sensor; None without OBIS code.
 
@@ -221,7 +228,7 @@ def sensor_config(
     # An entity id allows only lower-case letters, digits and underscores.
     object_id = _NOT_ENTITY_ID.sub("_", unique_id.lower())
     payload: dict[str, Any] = {
-        "name": format_name(code, language, name_template),
+        "name": format_name(code, language, name_template, name_delimiters),
         "unique_id": unique_id,
         "object_id": object_id,
         "default_entity_id": f"sensor.{object_id}",
@@ -263,6 +270,7 @@ def discovery_messages(
     expire_after: int | None = None,
     qos: int = 1,
     device: Mapping[str, Any] | None = None,
+    name_delimiters: str = DEFAULT_DELIMITERS,
 ) -> list[tuple[str, dict[str, Any]]]:
     """One ``(topic, payload)`` per OBIS code in the notification, first occurrence only."""
     shared = device if device is not None else device_info(meter_id, notification)
@@ -284,6 +292,7 @@ def discovery_messages(
             date_time_format=date_time_format,
             expire_after=expire_after,
             qos=qos,
+            name_delimiters=name_delimiters,
         )
         if config is not None:
             messages.append(config)

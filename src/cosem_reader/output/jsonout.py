@@ -16,7 +16,7 @@ from decimal import Decimal
 from json import encoder as json_encoder
 from typing import Any
 
-from cosem_reader.cosem.obis import format_name
+from cosem_reader.cosem.obis import DEFAULT_DELIMITERS, format_name
 from cosem_reader.cosem.readings import Notification, Reading, ReadingValue
 from cosem_reader.security.ciphering import CipheredApdu
 
@@ -52,22 +52,29 @@ def is_raw_number(reading: Reading) -> bool:
 
 
 def reading_to_dict(
-    reading: Reading, language: str = "en", name_template: str | None = None
+    reading: Reading,
+    language: str = "en",
+    name_template: str | None = None,
+    delimiters: str = DEFAULT_DELIMITERS,
 ) -> dict[str, Any]:
     """``{"value": …, "unit": …, "name": …}`` of one reading; ``"scaled": false`` marks a
-    number sent without scaler-unit that no profile or ``[scalers]`` entry scales."""
+    number sent without scaler-unit that no profile or ``[scalers]`` entry scales.
+    ``delimiters``: what :func:`~cosem_reader.cosem.obis.format_name` trims."""
     entry: dict[str, Any] = {"value": format_value(reading.value)}
     if reading.unit is not None or reading.scaler is not None:
         entry["unit"] = reading.unit
     elif is_raw_number(reading):
         entry["scaled"] = False
     if reading.obis is not None:
-        entry["name"] = format_name(reading.obis, language, name_template)
+        entry["name"] = format_name(reading.obis, language, name_template, delimiters)
     return entry
 
 
 def notification_to_dict(
-    notification: Notification, language: str = "en", name_template: str | None = None
+    notification: Notification,
+    language: str = "en",
+    name_template: str | None = None,
+    delimiters: str = DEFAULT_DELIMITERS,
 ) -> dict[str, Any]:
     """The JSON object of one notification, as ``cosem-reader decode --format json`` prints it."""
     result: dict[str, Any] = {
@@ -82,7 +89,7 @@ def notification_to_dict(
     values: dict[str, Any] = {}
     by_position: dict[str, Any] = {}
     for reading in notification.readings:
-        entry = reading_to_dict(reading, language, name_template)
+        entry = reading_to_dict(reading, language, name_template, delimiters)
         if reading.obis is None:
             by_position[reading.position] = entry
             continue
@@ -101,6 +108,7 @@ def notification_json(
     language: str = "en",
     name_template: str | None = None,
     meter: str | None = None,
+    delimiters: str = DEFAULT_DELIMITERS,
 ) -> str:
     """``dumps(notification_to_dict(notification, …))``: the same text, made faster.
 
@@ -111,9 +119,10 @@ def notification_json(
     register and kind of value (:func:`_reading_parts`), so a push costs one formatted
     value per reading.
     """
-    cache = _PARTS.get((language, name_template))
+    naming = (language, name_template, delimiters)
+    cache = _PARTS.get(naming)
     if cache is None or len(cache) > _PARTS_LIMIT:
-        cache = _PARTS[(language, name_template)] = {}
+        cache = _PARTS[naming] = {}
     values: list[str] = []
     by_position: list[str] = []
     keys: list[object] = []
@@ -125,7 +134,7 @@ def notification_json(
         found = (where, reading.unit, reading.scaler, reading.scale_origin, reading.data_type, kind)
         parts = cache.get(found)
         if parts is None:
-            parts = cache[found] = _reading_parts(reading, language, name_template)
+            parts = cache[found] = _reading_parts(reading, *naming)
         if kind is Decimal:
             # _decimal() inlined: a dozen per push
             text = f"{value:f}" if value.is_finite() else "null"  # type: ignore[union-attr]
@@ -143,24 +152,24 @@ def notification_json(
         keys.append(parts[2])
     if len(set(keys)) != len(keys):
         # A code (or position) twice: notification_to_dict says which key each gets.
-        body = notification_to_dict(notification, language, name_template)
+        body = notification_to_dict(notification, *naming)
         return dumps(body if meter is None else {"meter": meter, **body})
     text = _notification_text(notification, values, by_position)
     return text if meter is None else f'{{"meter": {dumps(meter)}, {text[1:]}'
 
 
 #: The text before and after a reading's value, and the key it goes by (see
-#: notification_json), per language and name template; emptied when it grows past the
+#: notification_json), per language, name template and delimiters; emptied when it grows past the
 #: limit, so that a stream of ever new layouts cannot grow it without end.
-_PARTS: dict[tuple[str, str | None], dict[tuple[object, ...], tuple[str, str, object]]] = {}
+_PARTS: dict[tuple[str, str | None, str], dict[tuple[object, ...], tuple[str, str, object]]] = {}
 _PARTS_LIMIT = 4096
 
 
 def _reading_parts(
-    reading: Reading, language: str, name_template: str | None
+    reading: Reading, language: str, name_template: str | None, delimiters: str
 ) -> tuple[str, str, object]:
     """What reading_to_dict's entry has around the value, as text, and the entry's key."""
-    entry = reading_to_dict(reading, language, name_template)
+    entry = reading_to_dict(reading, language, name_template, delimiters)
     del entry["value"]
     rest = dumps(entry)[1:]
     if reading.obis is None:

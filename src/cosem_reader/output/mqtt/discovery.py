@@ -79,6 +79,7 @@ class DiscoveryBook:
             discovery_prefix=settings.discovery_prefix,
             language=settings.language,
             name_template=settings.name_template,
+            name_delimiters=settings.name_delimiters,
             date_time_format=settings.date_time_format,
             expire_after=settings.expire_after,
             qos=settings.qos,

@@ -53,6 +53,7 @@ def reading_identifier(reading: Reading, settings: MqttSettings) -> str:
         settings.topic_identifier,
         settings.language,
         settings.name_template,
+        settings.name_delimiters,
         settings.invalid_characters,
         settings.invalid_character_replacement,
         settings.replace_umlauts,
@@ -67,7 +68,10 @@ def reading_identifier(reading: Reading, settings: MqttSettings) -> str:
 
 def _topic_level_of_code(code: ObisCode, settings: MqttSettings) -> str:
     if settings.topic_identifier == "name":
-        return topic_level(format_name(code, settings.language, settings.name_template), settings)
+        name = format_name(
+            code, settings.language, settings.name_template, settings.name_delimiters
+        )
+        return topic_level(name, settings)
     return topic_level(obis_slug(code), settings)
 
 
@@ -100,7 +104,9 @@ def state_payload(notification: Notification, settings: MqttSettings) -> str:
     ``dumps(notification_to_dict(…))``), the ISO date-times then rewritten when another
     format is asked for.
     """
-    text = notification_json(notification, settings.language, settings.name_template)
+    text = notification_json(
+        notification, settings.language, settings.name_template, delimiters=settings.name_delimiters
+    )
     if settings.date_time_format == "iso":
         return text
     instants = [r.value for r in notification.readings if isinstance(r.value, datetime)]

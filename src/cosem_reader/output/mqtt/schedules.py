@@ -13,7 +13,8 @@ class PublishSchedule:
     """Which readings to publish: ``min_interval`` and ``publish_at_seconds``/``_minutes``.
 
     A reading's time is the meter's timestamp, else the wall clock.  With a schedule
-    the first reading at or after each scheduled instant is published; with a minimum
+    the first reading is published at once (as smart-meter-mbus-dlms does), then the
+    first reading at or after each scheduled instant; with a minimum
     interval a reading closer than that to the last published one is skipped.  A clock
     that goes back restarts both.
     """
@@ -38,9 +39,7 @@ class PublishSchedule:
         ):
             return False
         if self.scheduled:
-            if self.next_slot is None:
-                self.next_slot = self._slot_after(when - timedelta(microseconds=1))
-            if when < self.next_slot:
+            if self.next_slot is not None and when < self.next_slot:
                 return False
             self.next_slot = self._slot_after(when)
         self.last = when
