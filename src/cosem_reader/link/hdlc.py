@@ -35,7 +35,6 @@ stream and resynchronises after garbage or damage;
 from __future__ import annotations
 
 import binascii
-import logging
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -53,8 +52,6 @@ __all__ = [
     "parse_hdlc_frame",
 ]
 
-log = logging.getLogger(__name__)
-
 #: The opening and closing flag of every frame.
 FLAG: Final = 0x7E
 #: LLC header of a response or push (destination LSAP E6, source LSAP E7, quality 00).
@@ -69,6 +66,8 @@ _SEGMENTATION_BIT: Final = 0x08
 _MAX_ADDRESS_BYTES: Final = 4
 #: At most this many bytes after a frame are "stray bytes", not a stream gone wrong.
 _MAX_STRAY_BYTES: Final = 16
+#: Headers a reader remembers: a meter sends two or three (first, middle, last segment).
+_MAX_KNOWN_HEADERS: Final = 16
 
 _LINE_HINT: Final = "the bytes were damaged on the line; check baud rate, parity and wiring"
 
@@ -341,6 +340,9 @@ class HdlcFrameReader:
         self._skip_reported = False
         #: Stream offset just after the last good frame's FCS (before its closing flag).
         self._frame_end: int | None = None
+        #: Headers that passed, by their bytes up to the HCS (one size per meter's addresses).
+        self._known_headers: dict[bytes, _Header] = {}
+        self._header_size = 0
 
     @property
     def buffered(self) -> int:
@@ -437,7 +439,7 @@ class HdlcFrameReader:
                 if buf[flag + 1] >> 4 != _FORMAT_TYPE_3:
                     self._pos = flag + 1
                     continue
-                parsed = _parse_header(buf, flag + 1, available)
+                parsed = self._header_at(buf, flag + 1, available)
                 if isinstance(parsed, _NeedMore):
                     self._pos = flag
                     if final:
@@ -469,6 +471,24 @@ class HdlcFrameReader:
             self._header = None
             self._pos = end
             self._frame_end = self._base + end
+
+    def _header_at(
+        self, buf: bytearray, start: int, available: int
+    ) -> _Header | _NeedMore | tuple[str, int]:
+        """``_parse_header``: a header's verdict depends on its bytes alone; meters repeat them."""
+        known = self._known_headers
+        size = self._header_size
+        if start + size <= available:
+            header = known.get(bytes(buf[start : start + size]))
+            if header is not None:
+                return header
+        parsed = _parse_header(buf, start, available)
+        if isinstance(parsed, _Header):
+            if parsed.information_start != size or len(known) >= _MAX_KNOWN_HEADERS:
+                known.clear()
+                self._header_size = parsed.information_start
+            known[bytes(buf[start : start + parsed.information_start])] = parsed
+        return parsed
 
     def _cut_short(self, flag: int, available: int) -> FrameError:
         return FrameError(
