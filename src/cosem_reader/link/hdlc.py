@@ -38,6 +38,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Final
 
+from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import FrameError
 
 __all__ = [
@@ -140,6 +141,9 @@ class HdlcFrame:
         if self.control & 0x03 == 0x03:
             return None
         return (self.control >> 5) & 0x07
+
+
+_make_frame = frozen_constructor(HdlcFrame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,14 +265,8 @@ def _finish_frame(
                 header.length - 2,
             )
         information = bytes(buf[information_start : end - 2])
-    return HdlcFrame(
-        segmented=header.segmented,
-        destination_address=header.destination_address,
-        source_address=header.source_address,
-        control=header.control,
-        information=information,
-        offset=offset,
-    )
+    return _make_frame(header.segmented, header.destination_address, header.source_address,
+                       header.control, information, offset)
 
 
 def parse_hdlc_frame(data: bytes | bytearray | memoryview) -> HdlcFrame:
