@@ -256,7 +256,10 @@ def throughput(vectors: dict[str, dict[str, Any]], quick: bool) -> list[dict[str
         (apdu,) = link_apdus(wire)
         assert key is not None
         assert auth_key is not None
-        ours = rate(stream_runner(wire, 1, key=key, auth_key=auth_key), 1, seconds)
+        # The same push over and over: its frame counter repeats, which an authentication
+        # key would reject as a replay; the tag is still verified.
+        ours = rate(stream_runner(wire, 1, key=key, auth_key=auth_key,
+                                  require_authentication=False), 1, seconds)
         row("L+G E450, HDLC, 3 blocks (general-block-transfer), AES-GCM with tag", ours,
             "bytes → readings, tag verified",
             (lambda: peers.gurux_apdu(apdu, key, auth_key), 1,

@@ -15,6 +15,7 @@ import struct
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache
 from pathlib import Path
+from time import monotonic
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cosem_reader.errors import ConfigError, CosemError
@@ -96,6 +97,14 @@ _DATE_TIME = struct.Struct(">HBBBBBBBhB")
 _LAST_FIXED_DATE_TIME: list[tuple[bytes, datetime | None]] = [(b"", None)]
 
 
+#: The same for the last date-time placed by a time zone, with the zone it was given
+#: (None: the system's) and when (``time.monotonic``): the system's zone is looked up
+#: again once that second has passed, or for other bytes.
+_LAST_LOCAL_DATE_TIME: list[tuple[bytes, tzinfo | None, float, datetime | None]] = [
+    (b"", None, 0.0, None)
+]
+
+
 def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> datetime | None:
     """A COSEM date-time (12 bytes) as an aware datetime; None when it names no instant.
 
@@ -104,6 +113,11 @@ def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> dat
     last = _LAST_FIXED_DATE_TIME[0]
     if last[0] == data:
         return last[1]
+    local = _LAST_LOCAL_DATE_TIME[0]
+    if local[0] == data and local[1] is local_zone and (
+        local_zone is not None or monotonic() - local[2] < 1.0
+    ):
+        return local[3]
     if len(data) != 12:
         raise CosemError(f"a COSEM date-time has 12 bytes, this one {len(data)}")
     year, month, day, _weekday, hour, minute, second, hundredths, deviation, status = (
@@ -122,6 +136,13 @@ def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> dat
         instant = wall.replace(tzinfo=_fixed_zone(deviation))
         _LAST_FIXED_DATE_TIME[0] = (bytes(data), instant)
         return instant
+    instant = _placed(wall, status, local_zone)
+    _LAST_LOCAL_DATE_TIME[0] = (bytes(data), local_zone, monotonic(), instant)
+    return instant
+
+
+def _placed(wall: datetime, status: int, local_zone: tzinfo | None) -> datetime:
+    """A wall time without deviation placed by ``local_zone``, else the system's zone."""
     zone = local_zone if local_zone is not None else system_timezone()
     # In the hour the clocks go back the wall time occurs twice: the status byte's
     # daylight-saving bit says which (fold=0 is the first, still in summer time).

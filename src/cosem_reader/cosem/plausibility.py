@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from cosem_reader.cosem.obis import ObisCode
 from cosem_reader.cosem.readings import Notification, Reading
@@ -69,6 +70,40 @@ class _Energy:
     agreeing: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class _RangeCheck:
+    """A register that must lie within ``bounds`` (what it measures, in ``unit``)."""
+
+    bounds: tuple[Decimal, Decimal]
+    what: str
+    unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _EnergyCheck:
+    """An energy register: ``key`` it goes by, ``step`` of its last digit and the ``unit``
+    its rate is judged in (None without a scaler: then only the direction counts)."""
+
+    key: str
+    step: Decimal
+    unit: str | None
+
+
+_Check = _RangeCheck | _EnergyCheck | None
+#: Not decided yet for this OBIS code, unit and scaler.
+_UNKNOWN: Final = _RangeCheck((Decimal(0), Decimal(0)), "", None)
+#: Kinds of register a checker remembers which check applies to (a meter has dozens).
+_MAX_CHECKS = 1024
+
+
+def _outside(check: _RangeCheck, value: Decimal) -> tuple[str, str] | None:
+    low, high = check.bounds
+    if low <= value <= high:
+        return None
+    unit = f" {check.unit}" if check.unit else ""
+    return "range", f"{value}{unit} is outside the {check.what} range {low}..{high}{unit}"
+
+
 def _number(reading: Reading) -> Decimal | None:
     value = reading.value
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
@@ -91,6 +126,10 @@ class PlausibilityChecker:
         self._energy: dict[str, _Energy] = {}
         self._candidates: dict[str, _Energy] = {}
         self._moment: float | None = None
+        #: Which check applies, decided once per OBIS code, unit and scaler.
+        self._checks: dict[tuple[ObisCode | None, str | None, int | None], _Check] = {}
+        #: The last allowance worked out: (elapsed seconds, step, allowance).
+        self._last_allowance: tuple[float, Decimal, Decimal] | None = None
 
     def check(self, notification: Notification, received: float | None) -> tuple[
             Notification, list[Withheld]]:
@@ -102,13 +141,23 @@ class PlausibilityChecker:
         """
         moment = self._moment_of(notification, received)
         withheld: list[Withheld] = []
+        checks = self._checks
         for reading in notification.readings:
+            identity = (reading.obis, reading.unit, reading.scaler)
+            check = checks.get(identity, _UNKNOWN)
+            if check is _UNKNOWN:
+                if len(checks) >= _MAX_CHECKS:
+                    checks.clear()
+                check = checks[identity] = self._check_of(reading)
+            if check is None:
+                continue
             value = _number(reading)
             if value is None:
                 continue
-            reason = self._range(reading, value)
-            if reason is None and _is_energy(reading.obis, reading):
-                reason = self._energy_step(reading, value, moment)
+            if isinstance(check, _EnergyCheck):
+                reason = self._energy_step(check, value, moment)
+            else:
+                reason = _outside(check, value)
             if reason is not None:
                 withheld.append(Withheld(reading, reason[0], f"{reading.key} withheld: "
                                          f"{reason[1]}"))
@@ -130,37 +179,36 @@ class PlausibilityChecker:
         self._moment = meter
         return meter
 
-    def _range(self, reading: Reading, value: Decimal) -> tuple[str, str] | None:
+    def _check_of(self, reading: Reading) -> _Check:
+        """The check a reading of this OBIS code, unit and scaler gets, if any."""
         obis = reading.obis
+        if _is_energy(obis, reading):
+            step = Decimal(10) ** reading.scaler if reading.scaler is not None else Decimal(1)
+            # Without a scaler only the direction can be judged, not the rate.
+            unit = reading.unit if reading.scaler is not None else None
+            return _EnergyCheck(reading.key, step, unit)
         # Without a scaler the number's scale is unknown (2347 may be 234.7 V).
         if obis is None or obis.a != 1 or obis.d != 7 or reading.scaler is None:
             return None
-        bounds: tuple[Decimal, Decimal] | None = None
         if reading.unit == "V":
-            bounds, what = _VOLTAGE, "voltage"
-        elif reading.unit == "Hz":
-            bounds, what = _FREQUENCY, "frequency"
-        elif obis.c in _POWER_FACTOR_C:
-            bounds, what = _POWER_FACTOR, "power factor"
-        elif reading.unit == "W":
+            return _RangeCheck(_VOLTAGE, "voltage", reading.unit)
+        if reading.unit == "Hz":
+            return _RangeCheck(_FREQUENCY, "frequency", reading.unit)
+        if obis.c in _POWER_FACTOR_C:
+            return _RangeCheck(_POWER_FACTOR, "power factor", reading.unit)
+        if reading.unit == "W":
             # Signed on some registers (16.7.0: import minus export).
-            bounds, what = (-self.max_power, self.max_power), "active power (max_power)"
-        if bounds is None or bounds[0] <= value <= bounds[1]:
-            return None
-        unit = f" {reading.unit}" if reading.unit else ""
-        return "range", (f"{value}{unit} is outside the {what} range"
-                         f" {bounds[0]}..{bounds[1]}{unit}")
+            return _RangeCheck((-self.max_power, self.max_power), "active power (max_power)",
+                               reading.unit)
+        return None
 
-    def _energy_step(self, reading: Reading, value: Decimal,
+    def _energy_step(self, check: _EnergyCheck, value: Decimal,
                      moment: float | None) -> tuple[str, str] | None:
-        key = reading.key
+        key, step, unit = check.key, check.step, check.unit
         last = self._energy.get(key)
-        step = Decimal(10) ** reading.scaler if reading.scaler is not None else Decimal(1)
         if last is None:
             self._energy[key] = _Energy(value, moment, Decimal(0))
             return None
-        # Without a scaler only the direction can be judged, not the rate.
-        unit = reading.unit if reading.scaler is not None else None
         problem = self._compare(last, value, moment, unit, step)
         if problem is None:
             self._candidates.pop(key, None)
@@ -191,8 +239,14 @@ class PlausibilityChecker:
         return problem
 
     def _allowance(self, elapsed: float, step: Decimal) -> Decimal:
+        last = self._last_allowance
+        # The registers of one push share the time elapsed since the last one.
+        if last is not None and last[0] == elapsed and last[1] == step:
+            return last[2]
         seconds = Decimal(str(max(0.0, elapsed) + _SLACK))
-        return self.max_power * seconds / 3600 + step
+        allowance = self.max_power * seconds / 3600 + step
+        self._last_allowance = (elapsed, step, allowance)
+        return allowance
 
     def _compare(self, last: _Energy, value: Decimal, moment: float | None, unit: str | None,
                  step: Decimal) -> tuple[str, str] | None:

@@ -35,10 +35,10 @@ stream and resynchronises after garbage or damage;
 from __future__ import annotations
 
 import binascii
-import logging
 from dataclasses import dataclass, field
 from typing import Final
 
+from cosem_reader._slots import frozen_constructor
 from cosem_reader.errors import FrameError
 
 __all__ = [
@@ -52,8 +52,6 @@ __all__ = [
     "llc_header_length",
     "parse_hdlc_frame",
 ]
-
-log = logging.getLogger(__name__)
 
 #: The opening and closing flag of every frame.
 FLAG: Final = 0x7E
@@ -69,6 +67,8 @@ _SEGMENTATION_BIT: Final = 0x08
 _MAX_ADDRESS_BYTES: Final = 4
 #: At most this many bytes after a frame are "stray bytes", not a stream gone wrong.
 _MAX_STRAY_BYTES: Final = 16
+#: Headers a reader remembers: a meter sends two or three (first, middle, last segment).
+_MAX_KNOWN_HEADERS: Final = 16
 
 _LINE_HINT: Final = "the bytes were damaged on the line; check baud rate, parity and wiring"
 
@@ -141,6 +141,9 @@ class HdlcFrame:
         if self.control & 0x03 == 0x03:
             return None
         return (self.control >> 5) & 0x07
+
+
+_make_frame = frozen_constructor(HdlcFrame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,14 +265,8 @@ def _finish_frame(
                 header.length - 2,
             )
         information = bytes(buf[information_start : end - 2])
-    return HdlcFrame(
-        segmented=header.segmented,
-        destination_address=header.destination_address,
-        source_address=header.source_address,
-        control=header.control,
-        information=information,
-        offset=offset,
-    )
+    return _make_frame(header.segmented, header.destination_address, header.source_address,
+                       header.control, information, offset)
 
 
 def parse_hdlc_frame(data: bytes | bytearray | memoryview) -> HdlcFrame:
@@ -341,6 +338,9 @@ class HdlcFrameReader:
         self._skip_reported = False
         #: Stream offset just after the last good frame's FCS (before its closing flag).
         self._frame_end: int | None = None
+        #: Headers that passed, by their bytes up to the HCS (one size per meter's addresses).
+        self._known_headers: dict[bytes, _Header] = {}
+        self._header_size = 0
 
     @property
     def buffered(self) -> int:
@@ -437,7 +437,7 @@ class HdlcFrameReader:
                 if buf[flag + 1] >> 4 != _FORMAT_TYPE_3:
                     self._pos = flag + 1
                     continue
-                parsed = _parse_header(buf, flag + 1, available)
+                parsed = self._header_at(buf, flag + 1, available)
                 if isinstance(parsed, _NeedMore):
                     self._pos = flag
                     if final:
@@ -469,6 +469,24 @@ class HdlcFrameReader:
             self._header = None
             self._pos = end
             self._frame_end = self._base + end
+
+    def _header_at(
+        self, buf: bytearray, start: int, available: int
+    ) -> _Header | _NeedMore | tuple[str, int]:
+        """``_parse_header``: a header's verdict depends on its bytes alone; meters repeat them."""
+        known = self._known_headers
+        size = self._header_size
+        if start + size <= available:
+            header = known.get(bytes(buf[start : start + size]))
+            if header is not None:
+                return header
+        parsed = _parse_header(buf, start, available)
+        if isinstance(parsed, _Header):
+            if parsed.information_start != size or len(known) >= _MAX_KNOWN_HEADERS:
+                known.clear()
+                self._header_size = parsed.information_start
+            known[bytes(buf[start : start + parsed.information_start])] = parsed
+        return parsed
 
     def _cut_short(self, flag: int, available: int) -> FrameError:
         return FrameError(

@@ -138,19 +138,27 @@ class Decipherer:
     that owns it; one instance is not for several threads at once.
     """
 
-    __slots__ = ("_ecb", "auth_key", "key")
+    __slots__ = ("_aes", "_ecb", "auth_key", "key")
 
     def __init__(self, key: bytes, auth_key: bytes | None = None) -> None:
         self.key = key
         self.auth_key = auth_key
         self._ecb: Any = None
+        self._aes: Any = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(<{len(self.key)}-byte key>)"
 
     def decipher(self, ciphered: CipheredApdu) -> Deciphered:
         """Decipher ``ciphered`` as :func:`decipher` does with this key pair."""
-        return _decipher(ciphered, self.key, self.auth_key, self._ctr)
+        return _decipher(ciphered, self.key, self.auth_key, self._ctr, self._gcm)
+
+    def _gcm(self, key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes
+             ) -> tuple[bytes, bool]:
+        aes = self._aes
+        if aes is None or aes.key != key:
+            aes = self._aes = algorithms.AES(key)
+        return _gcm_open(aes, iv, aad, ciphertext, tag)
 
     def _ctr(self, key: bytes, iv: bytes, data: bytes) -> bytes:
         blocks = -(-len(data) // _BLOCK)
@@ -168,16 +176,25 @@ class Decipherer:
 
 
 def _gcm_tag_matches(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bool:
-    context = Cipher(
-        algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=AUTH_TAG_LENGTH)
-    ).decryptor()
+    return _gcm_open(algorithms.AES(key), iv, aad, ciphertext, tag)[1]
+
+
+def _gcm_open(aes: Any, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes
+              ) -> tuple[bytes, bool]:
+    """The plaintext of GCM ``ciphertext`` and whether ``tag`` matches, in one pass."""
+    context = Cipher(aes, modes.GCM(iv, tag, min_tag_length=AUTH_TAG_LENGTH)).decryptor()
     context.authenticate_additional_data(aad)
-    context.update(ciphertext)
+    plaintext = context.update(ciphertext)
     try:
         context.finalize()
     except InvalidTag:
-        return False
-    return True
+        return plaintext, False
+    return plaintext, True
+
+
+def _gcm_with_key(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes
+                  ) -> tuple[bytes, bool]:
+    return _gcm_open(algorithms.AES(key), iv, aad, ciphertext, tag)
 
 
 #: Sagemcom T210-D (Styria) and Luxembourg Smarty wrap a DSMR telegram ("/…!CRC") in GCM.
@@ -200,7 +217,7 @@ def decipher(ciphered: CipheredApdu, key: bytes, auth_key: bytes | None = None) 
     Raises :class:`SecurityError` for a key or authentication key of the wrong
     length and for a tag that does not match.
     """
-    return _decipher(ciphered, key, auth_key, _ctr)
+    return _decipher(ciphered, key, auth_key, _ctr, _gcm_with_key)
 
 
 def _decipher(
@@ -208,6 +225,7 @@ def _decipher(
     key: bytes,
     auth_key: bytes | None,
     ctr: Callable[[bytes, bytes, bytes], bytes],
+    gcm: Callable[[bytes, bytes, bytes, bytes, bytes], tuple[bytes, bool]],
 ) -> Deciphered:
     control = _check_security_control(ciphered.security_control, None)
     checks_tag = control.authenticated and auth_key is not None
@@ -217,23 +235,30 @@ def _decipher(
         _check_key(auth_key, control, "authentication key")
     iv = ciphered.initialization_vector
     sc = bytes([ciphered.security_control])
+    tag = ciphered.auth_tag
+    if control.encrypted and tag is not None and auth_key is not None:
+        # Deciphered and checked by one GCM context: the same plaintext as CTR gives.
+        plaintext, verified = gcm(key, iv, sc + auth_key, ciphered.ciphertext, tag)
+        return _verified(plaintext, verified, control.encrypted)
     plaintext = ctr(key, iv, ciphered.ciphertext) if control.encrypted else ciphered.ciphertext
-    if ciphered.auth_tag is None:
+    if tag is None:
         return _make_deciphered(plaintext, None)
     if auth_key is None:
         logger.debug(
             "%s: authentication tag present, not verified (no authentication key)", ciphered.kind
         )
         return _make_deciphered(plaintext, False)
-    if control.encrypted:
-        verified = _gcm_tag_matches(key, iv, sc + auth_key, ciphered.ciphertext, ciphered.auth_tag)
-    else:
-        # Authentication only: the whole plaintext is additional data, the GCM key is the EK.
-        verified = _gcm_tag_matches(key, iv, sc + auth_key + plaintext, b"", ciphered.auth_tag)
+    # Authentication only: the whole plaintext is additional data, the GCM key is the EK.
+    verified = _gcm_tag_matches(key, iv, sc + auth_key + plaintext, b"", tag)
+    return _verified(plaintext, verified, control.encrypted)
+
+
+def _verified(plaintext: bytes, verified: bool, encrypted: bool) -> Deciphered:
+    """The deciphered APDU whose tag matched; else the error naming the likely wrong key."""
     if not verified:
         # A right encryption key still yields a plausible plaintext; that tells the two
         # keys apart, the one thing users most often cannot find out (which key is wrong).
-        if not control.encrypted:
+        if not encrypted:
             hint = "check both keys against what the grid operator sent"
         elif looks_like_apdu(plaintext) or plaintext.startswith(_DSMR_START):
             hint = (

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
+from cosem_reader._slots import frozen_constructor
 from cosem_reader.axdr.apdu_tags import GENERAL_BLOCK_TRANSFER
 from cosem_reader.axdr.schema import decode_length
 from cosem_reader.errors import AxdrError, SegmentError
@@ -51,6 +52,9 @@ class GeneralBlockTransfer:
     block_number: int
     block_number_ack: int
     block_data: bytes
+
+
+_make_block = frozen_constructor(GeneralBlockTransfer)
 
 
 def _axdr_length(apdu: bytes, pos: int) -> tuple[int, int]:
@@ -89,13 +93,13 @@ def parse_general_block_transfer(apdu: bytes | bytearray | memoryview) -> Genera
             hint="the block was cut short or joined with other bytes",
         )
     control = data[1]
-    return GeneralBlockTransfer(
-        last_block=bool(control & _LAST_BLOCK),
-        streaming=bool(control & _STREAMING),
-        window=control & _WINDOW,
-        block_number=int.from_bytes(data[2:4], "big"),
-        block_number_ack=int.from_bytes(data[4:6], "big"),
-        block_data=data[start:end],
+    return _make_block(
+        bool(control & _LAST_BLOCK),
+        bool(control & _STREAMING),
+        control & _WINDOW,
+        (data[2] << 8) | data[3],
+        (data[4] << 8) | data[5],
+        data[start:end],
     )
 
 
