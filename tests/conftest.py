@@ -13,5 +13,5 @@ settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 #: Fixtures shared by the test packages: `broker` (a real MQTT broker), `subscribe`
-#: and `publishers` (clients of it).
-pytest_plugins = ("tests.support.broker", "tests.support.publishing")
+#: and `publishers` (clients of it), `meter` (a pty as the meter's serial port).
+pytest_plugins = ("tests.support.broker", "tests.support.publishing", "tests.support.pty_meter")

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,14 +36,6 @@ FRAME_COUNTER = re.compile(r'"frame_counter": (\d+)')
 def frame_counters(lines: list[str]) -> list[int]:
     """The frame counter of each JSON reading line."""
     return [json.loads(line)["frame_counter"] for line in lines if line.startswith("{")]
-
-
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[PtyMeter]:
-    """A pty 'meter' behind a symlink, as /dev/serial/by-id/... would be."""
-    instance = PtyMeter(tmp_path / "ttyMETER")
-    yield instance
-    instance.close()
 
 
 def read_args(meter: PtyMeter, *extra: str, key: bytes = KEY) -> list[str]:

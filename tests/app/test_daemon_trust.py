@@ -10,9 +10,8 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -32,13 +31,6 @@ from tests.support.pty_meter import PtyMeter
 
 AUTH_KEY = bytes.fromhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF")
 OTHER_TITLE = b"KFMOTHER"
-
-
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[PtyMeter]:
-    instance = PtyMeter(tmp_path / "ttyMETER")
-    yield instance
-    instance.close()
 
 
 def plaintext(index: int, energy: int | None = None) -> bytes:

@@ -61,13 +61,6 @@ class Reader:
         return [event.kind for event in self.events]
 
 
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[PtyMeter]:
-    instance = PtyMeter(tmp_path / "ttyMETER")
-    yield instance
-    instance.close()
-
-
 def serial_settings(path: Path, stall: float = 30.0) -> SerialSettings:
     return SerialSettings(port=str(path), stall_timeout=stall, reopen_max_delay=2.0)
 

@@ -7,7 +7,6 @@ import json
 import random
 import threading
 import tracemalloc
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -366,13 +365,6 @@ def test_cli_xml_shows_the_telegram_and_the_ciphered_frame(
 
 
 # -- the daemon: serial port to MQTT and Home Assistant ---------------------------------
-
-
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[PtyMeter]:
-    instance = PtyMeter(tmp_path / "ttyP1")
-    yield instance
-    instance.close()
 
 
 @pytest.mark.broker

@@ -134,13 +134,6 @@ def test_publish_never_waits_for_a_drain(
 # --------------------------------------------------------------------------- the daemon
 
 
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[PtyMeter]:
-    instance = PtyMeter(tmp_path / "ttyMETER")
-    yield instance
-    instance.close()
-
-
 @pytest.mark.broker
 def test_sigterm_during_a_drain_exits_in_5_seconds_and_counts(
     broker: Broker, meter: PtyMeter, subscribe: Callable[..., Subscriber]

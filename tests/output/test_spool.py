@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -98,13 +98,6 @@ def test_a_spool_that_cannot_be_opened_is_one_line(
     assert "mqtt.spool" in line
     assert "memory only" in line
     assert open_spool(None, 50) is None
-
-
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[PtyMeter]:
-    instance = PtyMeter(tmp_path / "ttyMETER")
-    yield instance
-    instance.close()
 
 
 @pytest.mark.broker

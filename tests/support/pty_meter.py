@@ -13,7 +13,10 @@ import contextlib
 import os
 import time
 import tty
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 
 class PtyMeter:
@@ -66,3 +69,12 @@ class PtyMeter:
         """Unplug for good."""
         if self.master is not None:
             self.unplug()
+
+
+@pytest.fixture
+def meter(tmp_path: Path) -> Iterator[PtyMeter]:
+    """A pty 'meter' behind a symlink, as /dev/serial/by-id/... would be."""
+    instance = PtyMeter(tmp_path / "ttyMETER")
+    yield instance
+    instance.close()
+
