@@ -125,14 +125,16 @@ class StreamDecoder(ApduDecoding):
 
     def feed(self, chunk: bytes) -> list[Decoded]:
         """Take the next bytes of the stream; return the results of the APDUs they completed."""
-        deciding = self._active is None
+        if self._probe is None or self._active is None:
+            return self._feed_link(chunk)  # a given layer, or still deciding: no watch
         frames = self.counters.frames
         results = self._feed_link(chunk)
-        if self._probe is not None and not deciding:
-            progressed = self.counters.frames > frames or any(
-                not isinstance(result, CosemReaderError) for result in results
-            )
-            results += self._keep_watching(chunk, progressed)
+        if self.counters.frames != frames or (
+            results and not all(isinstance(result, CosemReaderError) for result in results)
+        ):
+            self._progressed()
+        else:
+            results += self._keep_watching(chunk)
         return results
 
     def restart_link(self) -> None:
@@ -146,15 +148,17 @@ class StreamDecoder(ApduDecoding):
             self._probe = LinkProbe()
             self._active = None
 
-    def _keep_watching(self, chunk: bytes, progressed: bool) -> list[Decoded]:
-        """A recognised layer can be wrong (noise made the probe guess) or stop being
-        right (another adapter): once ``_WATCH_AFTER`` bytes brought no frame, a second
-        probe watches the bytes, and a layer it proves replaces the one in use."""
-        if progressed:
+    def _progressed(self) -> None:
+        """The layer in use gave a frame or a result: no watch needed."""
+        if self._quiet_bytes or self._unframed:
             self._quiet_bytes = 0
             self._watch = None
             self._unframed.clear()
-            return []
+
+    def _keep_watching(self, chunk: bytes) -> list[Decoded]:
+        """A recognised layer can be wrong (noise made the probe guess) or stop being
+        right (another adapter): once ``_WATCH_AFTER`` bytes brought no frame, a second
+        probe watches the bytes, and a layer it proves replaces the one in use."""
         self._quiet_bytes += len(chunk)
         if self._watch is None:
             self._unframed += chunk
