@@ -17,6 +17,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from cosem_reader.app.exit_codes import EX_CONFIG, EX_OK, EX_UNAVAILABLE, EX_USAGE
 from cosem_reader.errors import ConfigError
 from cosem_reader.output.homeassistant import published_by_us
 
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
     from cosem_reader.output.mqtt import MqttSettings
 
 __all__ = ["add_discovery_command", "clear_discovery", "run_discovery"]
-
-EX_OK = 0
-EX_USAGE = 64
-EX_UNAVAILABLE = 69
-EX_CONFIG = 78
 
 #: Seconds the broker gets to answer each step; a broker on the LAN answers in ms.
 TIMEOUT = 15.0
