@@ -10,7 +10,7 @@ import pytest
 from cosem_reader.app.cli import main
 from cosem_reader.output.mqtt import MqttPublisher
 from tests.support.broker import Broker, broker_fixture  # noqa: F401 - the fixture `broker`
-from tests.support.publishing import METER, Subscriber, push, settings_for, wait_until
+from tests.support.publishing import METER, Subscriber, announce
 
 FOREIGN = "homeassistant/sensor/zigbee_plug/power/config"
 SUMMARY = "discovery configs of cosem-reader cleared under homeassistant/"
@@ -23,13 +23,7 @@ def test_clear_removes_only_what_cosem_reader_published(
     publishers: list[MqttPublisher],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    publisher = MqttPublisher(settings_for(broker.host, broker.port), METER)
-    publishers.append(publisher)
-    publisher.start()
-    publisher.publish(push())
-    publisher.publish(push(12938))  # the same layout twice: discovery for its codes
-    wait_until(lambda: publisher.connected and publisher.pending == 0, what="delivery")
-    publisher.stop()
+    announce(broker.host, broker.port, publishers, METER)
     other = subscribe(broker.host, broker.port, ("homeassistant/sensor/#",))
     foreign = json.dumps({"name": "Plug", "state_topic": "z", "origin": {"name": "zigbee2mqtt"}})
     other.client.publish(FOREIGN, foreign, qos=1, retain=True).wait_for_publish(10)

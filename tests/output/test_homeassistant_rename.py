@@ -10,7 +10,7 @@ import pytest
 from cosem_reader.output.homeassistant import renamed_config
 from cosem_reader.output.mqtt import MqttPublisher
 from tests.support.broker import Broker, broker_fixture  # noqa: F401 - the fixture `broker`
-from tests.support.publishing import METER, Subscriber, push, settings_for, wait_until
+from tests.support.publishing import METER, Subscriber, announce
 
 NEIGHBOUR = "homeassistant/sensor/flat2/1-0_1_8_0/config"
 
@@ -22,28 +22,18 @@ def _config(identifier: str, serial: str | None = None) -> bytes:
     return json.dumps({"origin": {"name": "cosem-reader"}, "device": device}).encode()
 
 
-def _run(broker: Broker, publishers: list[MqttPublisher], name: str) -> None:
-    publisher = MqttPublisher(settings_for(broker.host, broker.port), name)
-    publishers.append(publisher)
-    publisher.start()
-    publisher.publish(push())
-    publisher.publish(push(12938))  # the same layout twice: discovery for its codes
-    wait_until(lambda: publisher.connected and publisher.pending == 0, what="delivery")
-    publisher.stop()
-
-
 @pytest.mark.broker
 def test_the_daemon_clears_the_configs_of_the_old_name(
     broker: Broker, subscribe: Callable[..., Subscriber], publishers: list[MqttPublisher]
 ) -> None:
     neighbour = subscribe(broker.host, broker.port, ("homeassistant/sensor/#",))
     neighbour.client.publish(NEIGHBOUR, _config("4b464d9999999999"), 1, True).wait_for_publish(10)
-    _run(broker, publishers, "garage")
+    announce(broker.host, broker.port, publishers, "garage")
     neighbour.wait_for(lambda messages: len(messages) == 10)
     old = {m.topic for m in neighbour.messages if "/garage/" in m.topic}
     assert len(old) == 9
 
-    _run(broker, publishers, "house")
+    announce(broker.host, broker.port, publishers, "house")
     new = {t.replace("/garage/", "/house/") for t in old}
     neighbour.wait_for(lambda messages: {m.topic for m in messages if not m.payload} == old)
 

@@ -177,3 +177,14 @@ def wait_until(
         time.sleep(0.02)
 
 
+def announce(host: str, port: int, publishers: list[MqttPublisher], meter: str) -> None:
+    """Publish two pushes of one layout as ``meter`` (so its discovery configs go out),
+    wait until the broker has them all, and stop the publisher."""
+    publisher = MqttPublisher(settings_for(host, port), meter)
+    publishers.append(publisher)
+    publisher.start()
+    publisher.publish(push())
+    publisher.publish(push(12938))  # the same layout twice: discovery for its codes
+    wait_until(lambda: publisher.connected and publisher.pending == 0, what="delivery")
+    publisher.stop()
+
