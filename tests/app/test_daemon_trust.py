@@ -9,13 +9,10 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.broker import Broker, broker_fixture  # noqa: F401  (the fixture)
 from tests.support.daemon import KEY, START, SYSTEM_TITLE, WRONG_KEY, Daemon, push
@@ -28,6 +25,7 @@ from tests.support.encoder import (
 )
 from tests.support.hdlc_frames import build_hdlc_frames
 from tests.support.pty_meter import PtyMeter
+from tests.support.publishing import Subscriber
 
 AUTH_KEY = bytes.fromhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF")
 OTHER_TITLE = b"KFMOTHER"
@@ -56,45 +54,6 @@ def counters_of(lines: list[str]) -> list[int]:
 
 def args(meter: PtyMeter, *extra: str) -> list[str]:
     return ["--port", str(meter.path), "--key", KEY.hex(), "--stall-timeout", "30", *extra]
-
-
-class Subscriber:
-    """The messages under one topic filter, as a subscriber sees them."""
-
-    def __init__(self, broker: Broker, topics: str) -> None:
-        self.received: list[tuple[str, bytes]] = []
-        self._changed = threading.Condition()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{topics[:8]}")
-        subscribed = threading.Event()
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_args: subscribed.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.subscribe(topics, qos=1)
-        self.client.loop_start()
-        assert subscribed.wait(10)
-
-    def _on_message(self, _client: paho.Client, _userdata: object,
-                    message: paho.MQTTMessage) -> None:
-        with self._changed:
-            self.received.append((message.topic, bytes(message.payload)))
-            self._changed.notify_all()
-
-    def on(self, suffix: str) -> list[bytes]:
-        """The payloads of the topics ending in ``suffix``."""
-        with self._changed:
-            return [payload for topic, payload in self.received if topic.endswith(suffix)]
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate():
-                left = deadline - time.monotonic()
-                assert left > 0, f"received so far: {self.received}"
-                self._changed.wait(min(left, 0.1))
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 class TestLinkLayer:
@@ -130,9 +89,15 @@ class TestLinkLayer:
 
 @pytest.mark.broker
 class TestAvailability:
-    def test_offline_under_continuous_noise(self, meter: PtyMeter, broker: Broker) -> None:
+    def test_offline_under_continuous_noise(
+        self, meter: PtyMeter, broker: Broker, subscribe: Callable[..., Subscriber]
+    ) -> None:
         """Noise keeps the port busy, but no reading arrives: offline after silence_timeout."""
-        seen = Subscriber(broker, "noise/main/availability")
+        seen = subscribe(broker.host, broker.port, ("noise/main/availability",))
+
+        def availability() -> list[str]:
+            return seen.payloads("noise/main/availability")
+
         daemon = Daemon(args(meter, "--mqtt-url", broker.url, "--topic-base", "noise",
                              "--name", "main", "--silence-timeout", "2"))
         stop = threading.Event()
@@ -147,39 +112,43 @@ class TestAvailability:
         try:
             daemon.wait_for_stderr("reading serial port")
             meter.write(push(0))
-            seen.wait_for(lambda: seen.on("availability")[-1:] == [b"online"])
+            seen.wait_for(lambda _messages: availability()[-1:] == ["online"])
             sender.start()
-            seen.wait_for(lambda: seen.on("availability")[-1:] == [b"offline"], timeout=15)
+            seen.wait_for(lambda _messages: availability()[-1:] == ["offline"], timeout=15)
             assert daemon.process.poll() is None
             assert any("no reading for 2 s" in line for line in daemon.stderr), daemon.output()
         finally:
             stop.set()
             sender.join(5)
             assert daemon.stop() == 0
-            seen.close()
 
-    def test_another_meter_never_flips_availability(self, meter: PtyMeter,
-                                                    broker: Broker) -> None:
+    def test_another_meter_never_flips_availability(
+        self, meter: PtyMeter, broker: Broker, subscribe: Callable[..., Subscriber]
+    ) -> None:
         """A second meter on the bus (another system title, with or without our key): its
         pushes are counted and logged once, never published, never flip availability."""
-        seen = Subscriber(broker, "two/#")
+        seen = subscribe(broker.host, broker.port, ("two/#",))
+
+        def availability() -> list[str]:
+            return seen.payloads("two/main/availability")
+
         daemon = Daemon(args(meter, "--mqtt-url", broker.url, "--topic-base", "two",
                              "--name", "main"))
         try:
             daemon.wait_for_stderr("reading serial port")
             meter.write(push(0))
-            seen.wait_for(lambda: seen.on("availability")[-1:] == [b"online"])
+            seen.wait_for(lambda _messages: availability()[-1:] == ["online"])
             for index in range(1, 6):
                 meter.write(mbus_push(apdu(index, title=OTHER_TITLE, key=WRONG_KEY)))
                 meter.write(mbus_push(apdu(index, title=OTHER_TITLE)))
                 meter.write(push(index))
-            seen.wait_for(lambda: len(seen.on("main/state")) >= 6)
+            seen.wait_for(lambda _messages: len(seen.payloads("two/main/state")) >= 6)
         finally:
             assert daemon.stop() == 0
-            seen.close()
-        states = [json.loads(payload)["frame_counter"] for payload in seen.on("main/state")]
+        seen.settle()  # the offline of the stop, and anything else sent, has arrived
+        states = [json.loads(text)["frame_counter"] for text in seen.payloads("two/main/state")]
         assert states == [1000, 1001, 1002, 1003, 1004, 1005]
-        assert seen.on("availability")[:-1] == [b"online"], seen.received
+        assert availability() == ["online", "offline"], seen.messages
         warnings = [line for line in daemon.stderr if "WARNING" in line or "ERROR" in line]
         assert len(warnings) == 1, daemon.output()
         assert OTHER_TITLE.hex().upper() in warnings[0]
