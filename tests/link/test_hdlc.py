@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +20,9 @@ from cosem_reader.link.hdlc import (
     parse_hdlc_frame,
 )
 from cosem_reader.transport.block_transfer import BlockTransferJoiner
-from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 from tests.support.hdlc_frames import (
     build_hdlc_frame,
+    join_apdus,
     join_frames,
     split_into_information_fields,
 )
@@ -66,14 +65,6 @@ def read_frames(
     items += reader.flush()
     assert reader.buffered == 0
     return items, largest
-
-
-def join_apdus(items: Sequence[HdlcFrame | FrameError]) -> list[bytes | SegmentError]:
-    joiner = HdlcApduJoiner()
-    out: list[bytes | SegmentError] = []
-    for item in items:
-        out += joiner.push(item)
-    return out + joiner.flush()
 
 
 def comparable(items: list[Any]) -> list[Any]:

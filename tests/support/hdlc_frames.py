@@ -7,7 +7,11 @@ so tests never depend on anyone's published bytes.
 
 from __future__ import annotations
 
-from cosem_reader.link.hdlc import crc16_x25
+from collections.abc import Sequence
+
+from cosem_reader.errors import FrameError, SegmentError
+from cosem_reader.link.hdlc import HdlcFrame, crc16_x25
+from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
 
 FLAG = b"\x7e"
 
@@ -106,3 +110,13 @@ def build_general_block_transfer(apdu: bytes, block_size: int) -> list[bytes]:
             + piece
         )
     return blocks
+
+
+def join_apdus(items: Sequence[HdlcFrame | FrameError]) -> list[bytes | SegmentError]:
+    """The APDUs (or segment errors) a fresh HDLC joiner makes of ``items``, flushed."""
+    joiner = HdlcApduJoiner()
+    out: list[bytes | SegmentError] = []
+    for item in items:
+        out += joiner.push(item)
+    return out + joiner.flush()
+

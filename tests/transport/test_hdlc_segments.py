@@ -3,21 +3,10 @@ the size bound and the Landis+Gyr bare general-block-transfer frames."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from cosem_reader.errors import FrameError, SegmentError
 from cosem_reader.link.hdlc import HdlcFrame, HdlcFrameReader
 from cosem_reader.transport.hdlc_segments import HdlcApduJoiner
-from tests.support.hdlc_frames import build_general_block_transfer, build_hdlc_frames
-
-
-def join_apdus(items: Sequence[HdlcFrame | FrameError]) -> list[bytes | SegmentError]:
-    joiner = HdlcApduJoiner()
-    out: list[bytes | SegmentError] = []
-    for item in items:
-        out += joiner.push(item)
-    return out + joiner.flush()
-
+from tests.support.hdlc_frames import build_general_block_transfer, build_hdlc_frames, join_apdus
 
 # --- the APDU joiner ----------------------------------------------------------------------
 
