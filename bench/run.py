@@ -881,14 +881,15 @@ def print_end_to_end(found: dict[str, Any] | None) -> None:
     if not found:
         return
     print("\nend to end, whole process on one core")
-    print("| path | pushes/s | RSS |")
-    print("| --- | ---: | ---: |")
+    print("| path | pushes/s | per CPU second | RSS |")
+    print("| --- | ---: | ---: | ---: |")
     for row in found["rows"]:
-        print(f"| {row['path']} | {number(row['pushes_per_s'])} | |")
+        print(f"| {row['path']} | {number(row['pushes_per_s'])} | "
+              f"{number(row.get('pushes_per_cpu_s'))} | |")
     broker = found.get("broker")
     if broker:
         print(f"| {broker['path']} | {number(broker['pushes_per_s'])} "
-              f"({broker['delivered']:,} of {broker['pushes']:,}) | "
+              f"({broker['delivered']:,} of {broker['pushes']:,}) | | "
               f"{broker['rss_kib'] / 1024:.1f} MiB (peak {broker['peak_rss_kib'] / 1024:.1f}) |")
     other = found.get("peers", {})
     if "skipped" in other:
