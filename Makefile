@@ -82,9 +82,10 @@ image-test: $(STAMP)
 demo-capture: $(STAMP)
 	$(PY) -m tests.support.make_demo src/cosem_reader/demo/kaifa-ma309m-demo.bin
 
+# BENCH_ARGS picks what runs, e.g. `make bench BENCH_ARGS="--only bigcapture --big-mb 50"`.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # Long fuzz run: 100,000 inputs per target, 1.4 million in all (about 40 minutes).
 fuzz: $(STAMP)

@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.encoder import (  # noqa: E402 - needs the repository root on sys.path
+    Register,
     ciphered_push,
     cosem_date_time,
     data_notification,
@@ -36,6 +37,10 @@ KEY = bytes.fromhex("B3A5C0FFEE0123456789ABCDEF012345")
 SYSTEM_TITLE = b"KFMBENCH"
 START = datetime(2026, 1, 1, 0, 0, 0)
 FIRST_FRAME_COUNTER = 1
+#: Encryption without authentication, as Netz NÖ sends (GCM without tag).
+SECURITY_CONTROL = 0x20
+#: UTC minus local time in minutes, in every time stamp of the capture.
+DEVIATION = -60
 
 
 @dataclass(frozen=True)
@@ -49,21 +54,41 @@ class Capture:
         return b"".join(self.pushes)
 
     def frame_counter(self, index: int) -> int:
-        return FIRST_FRAME_COUNTER + index
+        return frame_counter(index)
+
+
+def frame_counter(index: int) -> int:
+    return FIRST_FRAME_COUNTER + index
+
+
+def invoke_id(index: int) -> int:
+    return 0x80000000 | index
+
+
+def meter_number(index: int) -> bytes:
+    return f"1KFM{index % 10**10:010d}".encode()
+
+
+def plaintext(index: int, moment: datetime, registers: list[Register]) -> bytes:
+    """Push ``index``'s data-notification: its invoke id, time and meter number, ``registers``."""
+    body = flat_body(moment, registers, meter_number(index).decode(), DEVIATION)
+    return data_notification(
+        body, invoke_id=invoke_id(index), date_time=cosem_date_time(moment, DEVIATION)
+    )
+
+
+def ciphered(plaintext: bytes, index: int) -> bytes:
+    """Push ``index``'s general-glo-ciphering APDU around ``plaintext``."""
+    return ciphered_push(
+        plaintext, KEY, SYSTEM_TITLE, frame_counter(index), security_control=SECURITY_CONTROL
+    )
 
 
 def make_capture(count: int, interval: timedelta = timedelta(seconds=1)) -> Capture:
     """``count`` distinct pushes, one per ``interval``, frame counters 1, 2, 3, …"""
     pushes = []
     for index, (moment, registers) in enumerate(kaifa_series(START, count, interval)):
-        body = flat_body(moment, registers, f"1KFM{index % 10**10:010d}")
-        plaintext = data_notification(
-            body, invoke_id=0x80000000 | index, date_time=cosem_date_time(moment, -60)
-        )
-        apdu = ciphered_push(
-            plaintext, KEY, SYSTEM_TITLE, FIRST_FRAME_COUNTER + index, security_control=0x20
-        )
-        pushes.append(mbus_push(apdu))
+        pushes.append(mbus_push(ciphered(plaintext(index, moment, registers), index)))
     return Capture(tuple(pushes))
 
 

@@ -14,6 +14,7 @@ one core, the broker row runs unpinned (mosquitto and the subscriber need a core
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -27,16 +28,19 @@ from captures import KEY, make_capture
 
 
 def _timed(command: list[str], stdin: Path | None, out: Path, env: dict[str, str],
-           cwd: Path) -> float:
-    """Seconds the process took from its start to its exit (it must exit 0)."""
+           cwd: Path) -> tuple[float, float]:
+    """Seconds from the process' start to its exit, and its CPU seconds (it must exit 0)."""
     with open(out, "wb") as sink, open(stdin or os.devnull, "rb") as source:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(command, stdin=source, stdout=sink, stderr=subprocess.PIPE,
                               env=env, cwd=cwd, check=False)
         elapsed = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise RuntimeError(f"{command[3:5]} exited {done.returncode}: {done.stderr[-300:]!r}")
-    return elapsed
+    # Beside the wall time: on a machine others load, the CPU time is what repeats.
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def _check(out: Path, fmt: str, count: int) -> None:
@@ -52,7 +56,7 @@ def _check(out: Path, fmt: str, count: int) -> None:
 
 def decode_and_replay(workdir: Path, env: dict[str, str], count: int, rounds: int
                       ) -> list[dict[str, Any]]:
-    """The decode rows (json, text, xml) and the replay row, pushes per second."""
+    """The decode rows (json, text, xml) and the replay row, pushes per second (wall, CPU)."""
     capture = workdir / "end-to-end.bin"
     capture.write_bytes(make_capture(count).wire)
     base = [sys.executable, "-m", "cosem_reader"]
@@ -67,9 +71,11 @@ def decode_and_replay(workdir: Path, env: dict[str, str], count: int, rounds: in
     rows = []
     for name, fmt, command, stdin in runs:
         out = workdir / f"end-to-end.{fmt}"
-        best = min(_timed(command, stdin, out, env, workdir) for _ in range(rounds))
+        timings = [_timed(command, stdin, out, env, workdir) for _ in range(rounds)]
+        best, cpu = min(wall for wall, _ in timings), min(cpu for _, cpu in timings)
         _check(out, fmt, count)
-        rows.append({"path": name, "pushes": count, "seconds": best, "pushes_per_s": count / best})
+        rows.append({"path": name, "pushes": count, "seconds": best, "pushes_per_s": count / best,
+                     "cpu_seconds": cpu, "pushes_per_cpu_s": count / cpu})
         print(f"  {name}: {count / best:,.0f}/s", flush=True)
     return rows
 

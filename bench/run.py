@@ -20,8 +20,12 @@ Prints a table and writes ``bench/results.json``.  Sections (``--only`` picks so
     whole processes on one core (bench/end_to_end.py): ``decode --format
     json|text|xml`` and ``read --replay -`` over 10,000 distinct pushes, ``read`` into
     mosquitto; the peers with cosem-reader's framing around them, in the same run.
+``bigcapture``
+    a capture of 1 GB of distinct pushes written to a temporary file (bench/big_capture.py),
+    ``decode FILE --format json`` over it and ``read --replay -`` over its first 100 MB,
+    whole processes on one core: every push out, time and memory per tenth of the pushes.
 
-``--quick`` runs every section with small counts (a minute or so).
+``--quick`` runs every section with small counts (a few minutes; the big capture 100 MB).
 """
 
 # ruff: noqa: S603, S311 - it starts its own daemon; its random numbers only pick test pushes
@@ -53,6 +57,7 @@ for path in (ROOT / "bench", ROOT / "src", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import big_capture  # noqa: E402
 import end_to_end  # noqa: E402
 import peers  # noqa: E402
 from captures import KEY, corrupt, corrupted_indices, make_capture  # noqa: E402
@@ -832,6 +837,9 @@ def print_report(results: dict[str, Any]) -> None:
               f"(imports: {found['version_imports'] or 'none of cryptography/paho/serial'}); "
               f"daemon to its first reading {found['daemon_first_reading_ms']:.0f} ms")
     print_end_to_end(results.get("end_to_end"))
+    if results.get("big_capture"):
+        print()
+        print("\n".join(big_capture.report(results["big_capture"])))
     for note in results.get("notes", []):
         print(f"note: {note}")
 
@@ -862,18 +870,26 @@ def end_to_end_section(workdir: Path, quick: bool) -> dict[str, Any]:
     return found
 
 
+def big_capture_section(workdir: Path, size: int) -> dict[str, Any]:
+    """``decode`` over ``size`` bytes of pushes, ``read --replay -`` over the first 100 MB."""
+    environment = daemon_environment(workdir)
+    environment.pop("PYTHONUNBUFFERED")  # a pipe, as a user's `decode … | jq` would have
+    return big_capture.section(workdir, environment, size, min(size, 100 * 10**6), rss_kib)
+
+
 def print_end_to_end(found: dict[str, Any] | None) -> None:
     if not found:
         return
     print("\nend to end, whole process on one core")
-    print("| path | pushes/s | RSS |")
-    print("| --- | ---: | ---: |")
+    print("| path | pushes/s | per CPU second | RSS |")
+    print("| --- | ---: | ---: | ---: |")
     for row in found["rows"]:
-        print(f"| {row['path']} | {number(row['pushes_per_s'])} | |")
+        print(f"| {row['path']} | {number(row['pushes_per_s'])} | "
+              f"{number(row.get('pushes_per_cpu_s'))} | |")
     broker = found.get("broker")
     if broker:
         print(f"| {broker['path']} | {number(broker['pushes_per_s'])} "
-              f"({broker['delivered']:,} of {broker['pushes']:,}) | "
+              f"({broker['delivered']:,} of {broker['pushes']:,}) | | "
               f"{broker['rss_kib'] / 1024:.1f} MiB (peak {broker['peak_rss_kib'] / 1024:.1f}) |")
     other = found.get("peers", {})
     if "skipped" in other:
@@ -884,7 +900,7 @@ def print_end_to_end(found: dict[str, Any] | None) -> None:
               f"(decode --format json is {ratio(other.get(f'ratio_{label}'))} that)")
 
 
-SECTIONS = ("throughput", "latency", "soak", "outage", "startup", "endtoend")
+SECTIONS = ("throughput", "latency", "soak", "outage", "startup", "endtoend", "bigcapture")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -892,6 +908,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts, about a minute")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run these sections")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--big-mb", type=int, metavar="MB",
+                        help="size of the big capture in MB (default 1,000; --quick 100)")
     args = parser.parse_args(argv)
     sections = args.only or list(SECTIONS)
     quick = args.quick
@@ -943,6 +961,10 @@ def main(argv: list[str] | None = None) -> int:
         if "endtoend" in sections:
             print("end to end …", flush=True)
             results["end_to_end"] = end_to_end_section(workdir, quick)
+        if "bigcapture" in sections:
+            size = (args.big_mb or (100 if quick else 1000)) * 10**6
+            print(f"big capture, {size:,} bytes …", flush=True)
+            results["big_capture"] = big_capture_section(workdir, size)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
