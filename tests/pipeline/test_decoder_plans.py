@@ -6,7 +6,14 @@ from datetime import datetime, timedelta
 
 from cosem_reader.cosem.readings import Notification
 from cosem_reader.pipeline.decoder import StreamDecoder
-from tests.support.encoder import data_notification, flat_body, kaifa_series
+from tests.support.encoder import (
+    cosem_date_time,
+    data_notification,
+    flat_body,
+    kaifa_ma309m_body,
+    kaifa_series,
+    obis,
+)
 
 
 def _netz_noe_apdus(count: int) -> list[bytes]:
@@ -29,3 +36,30 @@ def test_a_decoder_learns_for_itself_and_not_when_told_not_to() -> None:
     assert len(learning._plans.items) == 1
     assert other._plans.items == ()
     assert walking._plans.items == ()
+
+
+def test_pushes_through_fused_plans_are_the_walks_notifications_through_a_layout_change() -> None:
+    """Shapes and plans fused, then a meter with other OBIS codes (same shape), then
+    another layout, then the first again: every notification equals the walk's."""
+    start = datetime(2024, 3, 1, 12, 0)
+    series = list(kaifa_series(start, 12, timedelta(seconds=5)))
+    netz_noe = [flat_body(moment, registers, "181220000009") for moment, registers in series]
+    other_codes = [
+        ("structure", [obis("1.0.2.8.0.255") if e == obis("1.0.1.8.0.255") else e for e in b[1]])
+        for b in netz_noe
+    ]
+    nested = [
+        kaifa_ma309m_body(moment, registers, "1KFM0200012345", "KFM1200200012345")
+        for moment, registers in series
+    ]
+    stream = [*netz_noe[:4], *other_codes[:4], *nested[:4], *netz_noe[4:], *nested[4:]]
+    learning, walking = StreamDecoder(), StreamDecoder(learn=False)
+    for index, body in enumerate(stream):
+        header = cosem_date_time(start + timedelta(seconds=index), -60)
+        apdu = data_notification(body, invoke_id=index, date_time=header)
+        found = learning.decode_apdu(apdu)
+        assert isinstance(found, Notification)
+        assert found == walking.decode_apdu(apdu)
+    assert sum(
+        replay is not None for known in learning._plans._fused.values() for _, replay in known
+    ) == 3

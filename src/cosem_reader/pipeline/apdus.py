@@ -75,7 +75,7 @@ class ApduDecoding:
 
     def _start_apdu_decoding(self) -> None:
         self._schema = new_schema(learn=self.learn)
-        self._plans = ReadingsPlans(enabled=self.learn)
+        self._plans = ReadingsPlans(enabled=self.learn, shape_books=self._schema.shape_books)
         self._authentication = Authentication(required=False, store=self.counter_store)
         self._tag_warned = False
 
