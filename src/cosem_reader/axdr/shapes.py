@@ -67,6 +67,8 @@ class Node(NamedTuple):
     """One element of a learned layout, for whoever reads its values straight from the
     unpacked fields (:mod:`cosem_reader.cosem.plans`)."""
 
+    #: The alternative (``double-long-unsigned``, ``structure`` …): fixed by the layout.
+    name: str
     #: What builds the element from the fields ``v`` (names bound in ``Shape.namespace``).
     expression: str
     #: The fields holding its values (its tags and lengths aside), in order.
@@ -146,7 +148,7 @@ class _Describer:
         """The builder expression of ``value`` (decoded from ``pos``), and where it ends."""
         first = len(self.values)
         expression, end = self._describe(value, pos, path)
-        self.nodes[path] = Node(expression, tuple(self.values[first:]))
+        self.nodes[path] = Node(value[0], expression, tuple(self.values[first:]))
         return expression, end
 
     def _describe(self, value: tuple[str, Any], pos: int, path: Path) -> tuple[str, int]:

@@ -24,6 +24,7 @@ from cosem_reader.cosem.walk import (
     UNIT_SYMBOLS,
     Step,
     Walk,
+    scaled_number,
     scaled_reading,
 )
 
@@ -111,7 +112,7 @@ class _Namespace:
     """The names a generated plan uses: each constant bound once as k<n>."""
 
     def __init__(self, names: dict[str, Any]) -> None:
-        self.names = {"scaled": scaled_reading, **names}
+        self.names = {"scaled": scaled_reading, "number": scaled_number, **names}
         self.constants: list[Any] = []
 
     def bind(self, value: Any) -> str:
@@ -122,9 +123,13 @@ class _Namespace:
 
 
 def _action_lines(
-    actions: tuple[Action, ...], where: Callable[[Path], str], space: _Namespace
+    actions: tuple[Action, ...],
+    where: Callable[[Path], str],
+    space: _Namespace,
+    number: Callable[[Path], tuple[str, str]] | None = None,
 ) -> list[str]:
-    """The lines that make the readings of ``actions``, each element built by ``where``."""
+    """The lines that make the readings of ``actions``, each element built by ``where``
+    (a scaled number's name and value by ``number``, where the plan knows them apart)."""
     lines = ["    add = walk.readings.append"]
     for kind, path, position, *rest in actions:
         at = space.bind(position)
@@ -132,7 +137,12 @@ def _action_lines(
             lines.append(f"    walk.loose({where(path)}, {at})")
         elif kind == "scaled":
             obis, scaler, unit = (space.bind(value) for value in rest)
-            lines.append(f"    add(scaled({obis}, {at}, {where(path)}, {scaler}, {unit}))")
+            if number is None:
+                element = where(path)
+                lines.append(f"    add(scaled({obis}, {at}, {element}, {scaler}, {unit}))")
+            else:
+                name, raw = number(path)
+                lines.append(f"    add(number({obis}, {at}, {name}, {raw}, {scaler}, {unit}))")
         else:
             obis, scaler_unit = (space.bind(value) for value in rest)
             lines.append(f"    walk.register({obis}, {where(path)}, {scaler_unit}, {at})")
@@ -264,7 +274,12 @@ def fused(
         checked = ", ".join(f"v[{index}]" for index in values)
         expected = space.bind(tuple(fields[index] for index in values))
         lines += [f"    if ({checked},) != {expected}:", "        return False"]
-    lines += _action_lines(plan.actions, elements.__getitem__, space)
+
+    def number(path: Path) -> tuple[str, str]:
+        (raw,) = nodes[path].values
+        return space.bind(nodes[path].name), f"v[{raw}]"
+
+    lines += _action_lines(plan.actions, elements.__getitem__, space, number)
     # Like the plan: indices and bound names only, nothing decoded becomes code.
     exec("\n".join(lines) + "\n", space.names)  # noqa: S102
     replay: Callable[[Any, Walk], bool] = space.names["replay"]

@@ -208,7 +208,13 @@ def scaled_reading(
     obis: ObisCode, position: str, element: tuple[str, Any], scaler: int, unit: str | None
 ) -> Reading:
     """A number sent with its scaler-unit: the register reading of almost every push."""
-    name, raw = element
+    return scaled_number(obis, position, element[0], element[1], scaler, unit)
+
+
+def scaled_number(
+    obis: ObisCode, position: str, name: str, raw: Any, scaler: int, unit: str | None
+) -> Reading:
+    """:func:`scaled_reading` of the element ``(name, raw)``, for a plan that knows the name."""
     number = Decimal(int(raw))
     # Data's numbers have at most 20 digits, so scaleb(0) would change nothing.
     return make_reading(
@@ -250,6 +256,9 @@ class Walk:
     def plain_value(self, element: tuple[str, Any], obis: ObisCode | None) -> ReadingValue:
         """A value without scaler: numbers as they are, octet strings as text or time."""
         name, value = element
+        if name == "octet-string":
+            # First: the loose values of most pushes (time, meter number) are these.
+            return self.octets(value, obis)
         if name in NUMBER_TYPES or name == "enum":
             return int(value)
         if name in ("float32", "float64"):
@@ -271,8 +280,6 @@ class Walk:
             return found_time.isoformat() if found_time else value.hex().upper()
         if name == "bit-string":
             return str(value.bits())
-        if name == "octet-string":
-            return self.octets(value, obis)
         return repr(value)
 
     def octets(self, data: bytes, obis: ObisCode | None) -> ReadingValue:
