@@ -211,7 +211,7 @@ def scaled_reading(
     return scaled_number(obis, position, element[0], element[1], scaler, unit)
 
 
-def scaled_number(
+def scaled_number(  # noqa: PLR0917 - called by generated plans, positionally for speed
     obis: ObisCode, position: str, name: str, raw: Any, scaler: int, unit: str | None
 ) -> Reading:
     """:func:`scaled_reading` of the element ``(name, raw)``, for a plan that knows the name."""
