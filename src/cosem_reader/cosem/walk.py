@@ -199,8 +199,9 @@ _PRINTABLE = bytes(range(0x20, 0x7F))
 
 
 def _printable(data: bytes) -> str | None:
-    if data and not bytes(data).translate(None, _PRINTABLE):
-        return bytes(data).decode("ascii")
+    data = bytes(data)
+    if data and not data.translate(None, _PRINTABLE):
+        return data.decode("ascii")
     return None
 
 
@@ -283,8 +284,11 @@ class Walk:
         return repr(value)
 
     def octets(self, data: bytes, obis: ObisCode | None) -> ReadingValue:
-        is_clock = obis is not None and (obis.a, obis.c, obis.d, obis.e) == (0, 1, 0, 0)
-        if len(data) == 12 and (is_clock or obis is None or _printable(data) is None):
+        if len(data) == 12 and (
+            obis is None
+            or (obis.a, obis.c, obis.d, obis.e) == (0, 1, 0, 0)  # the Clock object
+            or _printable(data) is None
+        ):
             instant = decode_cosem_date_time(data, self.local_zone)
             if instant is not None:
                 return instant
