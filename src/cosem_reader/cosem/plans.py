@@ -315,7 +315,9 @@ class ReadingsPlans:
     nothing is learned and every body takes the walk (tests, benchmarks).
 
     Given the shape books of the decoder's schema (``shape_books``), a body that the
-    ``Data`` book's latest shape decoded is read by the plan fused with that shape.
+    ``Data`` book's latest shape decoded is read by the plan fused with that shape,
+    from the shape's fields: so the body must reach the plans as the shape built it
+    (the decoder passes it on untouched).
     """
 
     __slots__ = ("_books", "_fused", "_learner")
