@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cosem_reader.cosem.readings import Notification
+from cosem_reader.errors import CosemReaderError
 from cosem_reader.pipeline.decoder import StreamDecoder
 from tests.support.encoder import (
     cosem_date_time,
@@ -13,7 +18,9 @@ from tests.support.encoder import (
     kaifa_ma309m_body,
     kaifa_series,
     obis,
+    scaler_unit,
 )
+from tests.support.strategies import data_values
 
 
 def _netz_noe_apdus(count: int) -> list[bytes]:
@@ -63,3 +70,44 @@ def test_pushes_through_fused_plans_are_the_walks_notifications_through_a_layout
     assert sum(
         replay is not None for known in learning._plans._fused.values() for _, replay in known
     ) == 3
+
+
+def _outcome(decoder: StreamDecoder, apdu: bytes) -> object:
+    """What a push decodes to; an error by its class and words (errors are not equal)."""
+    found = decoder.decode_apdu(apdu)
+    if isinstance(found, CosemReaderError):
+        return type(found), str(found)
+    return found
+
+
+@st.composite
+def _pushes(draw: st.DrawFn) -> bytes:
+    """A data-notification of registers (OBIS code, number, scaler-unit) and other values."""
+    elements: list[tuple[str, Any]] = []
+    for _ in range(draw(st.integers(2, 6))):
+        if draw(st.booleans()):
+            code = draw(st.sampled_from(["1.0.1.8.0.255", "1.0.32.7.0.255", "0.0.96.1.0.255"]))
+            kind = draw(st.sampled_from(["long-unsigned", "double-long-unsigned", "long"]))
+            bound = {"long-unsigned": 2**16, "double-long-unsigned": 2**32, "long": 2**15}[kind]
+            value = draw(st.integers(0, bound - 1))
+            unit = scaler_unit(draw(st.integers(-3, 3)), draw(st.sampled_from([27, 30, 35])))
+            elements += [obis(code), (kind, value), unit]
+        else:
+            elements.append(draw(data_values()))
+    return data_notification(("structure", elements))
+
+
+@given(_pushes(), st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=8))
+def test_a_learned_push_with_any_byte_changed_decodes_as_the_walk_decodes_it(
+    apdu: bytes, changes: list[tuple[int, int]]
+) -> None:
+    """Once shapes and plans are learned and fused, a push that differs in any one byte
+    (a tag, a length, an OBIS code, a scaler-unit, a value) gives the walk's result."""
+    learning, walking = StreamDecoder(), StreamDecoder(learn=False)
+    for _ in range(4):
+        assert _outcome(learning, apdu) == _outcome(walking, apdu)
+    for where, flip in changes:
+        changed = bytearray(apdu)
+        changed[where % len(changed)] ^= flip
+        assert _outcome(learning, bytes(changed)) == _outcome(walking, bytes(changed))
+        assert _outcome(learning, apdu) == _outcome(walking, apdu)
