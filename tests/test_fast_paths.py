@@ -53,6 +53,25 @@ def test_frozen_constructor_builds_the_same_object_as_the_class(cls: type[Any]) 
         fast.__setattr__(dataclasses.fields(cls)[0].name, "changed")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Base:
+    a: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Derived(_Base):
+    b: int
+
+
+def test_frozen_constructor_of_a_class_with_a_slotted_base_sets_the_slots_itself() -> None:
+    """No twin has the layout of a class whose base has slots: the descriptors set them."""
+    fast = frozen_constructor(_Derived)(1, 2)
+    assert type(fast) is _Derived
+    assert fast == _Derived(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.__setattr__("b", 3)
+
+
 def test_frozen_constructor_refuses_classes_it_would_get_wrong() -> None:
     """A class without slots, or with a __post_init__ (ObisCode validates), is refused."""
 

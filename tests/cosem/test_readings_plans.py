@@ -16,12 +16,21 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from cosem_reader.axdr.apdu import new_schema
+from cosem_reader.axdr.schema import Schema
 from cosem_reader.cosem import plans as plans_module
 from cosem_reader.cosem.date_time import load_timezone
 from cosem_reader.cosem.obis import ObisCode
 from cosem_reader.cosem.readings import Reading, ReadingsPlans, readings_from_data
 from cosem_reader.cosem.walk import Walk
-from tests.support.encoder import flat_body, kaifa_ma309m_body, kaifa_series, obis, scaler_unit
+from tests.support.encoder import (
+    encode_data,
+    flat_body,
+    kaifa_ma309m_body,
+    kaifa_series,
+    obis,
+    scaler_unit,
+)
 from tests.support.plans import walk_only
 from tests.support.strategies import data_values
 
@@ -345,3 +354,98 @@ def test_plans_belong_to_whoever_passes_them() -> None:
     assert disabled.items == ()
     same(learned(other, body), walk_only(body))
     assert other.items == ()
+
+
+# -- plans fused with the learned A-XDR shapes ---------------------------------------
+
+
+class Shaped:
+    """A decoder's pair: a schema that learns shapes, and plans that fuse with them."""
+
+    def __init__(self) -> None:
+        self.schema: Schema = new_schema()
+        self.plans = ReadingsPlans(shape_books=self.schema.shape_books)
+
+    def readings(self, body: tuple[str, Any], **options: Any) -> list[Reading]:
+        """The readings of ``body`` decoded from its bytes: through a shape and the plan
+        fused with it, once both are learned."""
+        value, _ = self.schema.decode("Data", encode_data(body))
+        return readings_from_data(value, plans=self.plans, **options)
+
+    def fused(self) -> int:
+        return sum(
+            replay is not None for known in self.plans._fused.values() for _, replay in known
+        )
+
+
+@pytest.mark.parametrize("nested", [True, False], ids=["ksm-west", "netz-noe"])
+def test_a_fused_plan_reads_as_the_walk_and_steps_aside_for_any_change(nested: bool) -> None:
+    shaped = Shaped()
+    bodies = kaifa_bodies(6, nested)
+    for body in bodies:
+        same(shaped.readings(body), walk_only(body))
+    assert shaped.fused() == 1
+    for changed in _changes(bodies[0]):
+        same(shaped.readings(changed), walk_only(changed))
+        same(shaped.readings(bodies[1]), walk_only(bodies[1]))
+
+
+def test_another_meter_with_the_same_shape_gets_its_own_fused_plan() -> None:
+    """Same tags and lengths, other OBIS codes: the fused check tells them apart."""
+    shaped = Shaped()
+    first = kaifa_bodies(4, nested=False)
+    second = [
+        ("structure", [obis("1.0.2.8.0.255") if e == obis("1.0.1.8.0.255") else e for e in b[1]])
+        for b in first
+    ]
+    for one, other in zip(first * 2, second * 2, strict=True):
+        same(shaped.readings(one), walk_only(one))
+        same(shaped.readings(other), walk_only(other))
+    assert shaped.fused() == 2
+
+
+def test_a_fused_plan_holds_no_decoded_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like a plan's, the fused source is indices and bound names only."""
+    sources: list[str] = []
+    real_exec = exec
+
+    def recording(source: str, namespace: dict[str, Any]) -> None:
+        sources.append(source)
+        real_exec(source, namespace)
+
+    monkeypatch.setattr(plans_module, "exec", recording, raising=False)
+    body = (
+        "structure",
+        [
+            obis("1.0.1.8.0.255"),
+            ("visible-string", "__import__('os').system('x')"),
+            ("octet-string", b"'); exit(1) #"),
+            obis("1.0.2.8.0.255"),
+            ("double-long-unsigned", 5),
+            scaler_unit(0, 30),
+        ],
+    )
+    shaped = Shaped()
+    for _ in range(4):
+        same(shaped.readings(body), walk_only(body))
+    assert shaped.fused() == 1
+    fused_source = sources[-1]
+    assert fused_source.startswith("def replay(v, walk):")
+    assert "import" not in fused_source
+    assert "exit" not in fused_source
+    assert not re.search(r"[(,]\s*-?\d+\s*[,)]", fused_source)
+
+
+@given(st.lists(bodies(), min_size=1, max_size=3), st.lists(st.integers(0, 2), max_size=12))
+def test_any_sequence_of_shaped_bodies_reads_as_the_walk_reads_it(
+    layouts: list[tuple[str, Any]], order: list[int]
+) -> None:
+    """Bodies decoded from their bytes, in any order, each repeatedly, with every change
+    of one tag, length, OBIS code, scaler-unit or octet string: the walk's readings."""
+    shaped = Shaped()
+    for body in [*layouts, *layouts, *layouts, *(layouts[i % len(layouts)] for i in order)]:
+        same(shaped.readings(body), walk_only(body))
+        same(shaped.readings(body, scalers=USER), walk_only(body, scalers=USER))
+        for changed in [*list(_changes(body))[:20], *_other_identifiers(body)]:
+            same(shaped.readings(changed), walk_only(changed))
+    event(f"fused plans: {min(shaped.fused(), 1)}")

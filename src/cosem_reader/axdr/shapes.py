@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from cosem_reader._learning import Learner, Study
 
-__all__ = ["AlternativeLayout", "Shape", "ShapeBook"]
+__all__ = ["AlternativeLayout", "Node", "Path", "Shape", "ShapeBook"]
 
 #: ``decode(buf, pos) -> (value, next_pos)``, as in :mod:`cosem_reader.axdr.schema`.
 _Decoder = Callable[[bytes, int], tuple[Any, int]]
@@ -58,13 +58,37 @@ class AlternativeLayout(NamedTuple):
     encoding: str = ""
 
 
+#: Where an element stands in a value: the indices of the lists that lead to it, from
+#: the value's own list (``()`` is the value itself).
+Path = tuple[int, ...]
+
+
+class Node(NamedTuple):
+    """One element of a learned layout, for whoever reads its values straight from the
+    unpacked fields (:mod:`cosem_reader.cosem.plans`)."""
+
+    #: The alternative (``double-long-unsigned``, ``structure`` …): fixed by the layout.
+    name: str
+    #: What builds the element from the fields ``v`` (names bound in ``Shape.namespace``).
+    expression: str
+    #: The fields holding its values (its tags and lengths aside), in order.
+    values: tuple[int, ...]
+
+
 class Shape:
     """One learned layout: decodes a value laid out exactly so, or says it is not."""
 
-    __slots__ = ("build", "expected", "guard", "size", "unpack_from")
+    __slots__ = ("build", "expected", "guard", "namespace", "nodes", "size", "unpack_from")
 
     def __init__(
-        self, fields: str, guard: tuple[int, ...], expected: tuple[int, ...], build: Any
+        self,
+        fields: str,
+        guard: tuple[int, ...],
+        expected: tuple[int, ...],
+        build: Any,
+        *,
+        nodes: Mapping[Path, Node] | None = None,
+        namespace: Mapping[str, Any] | None = None,
     ) -> None:
         compiled = struct.Struct(">" + fields)
         self.unpack_from = compiled.unpack_from
@@ -72,6 +96,9 @@ class Shape:
         self.guard = itemgetter(*guard)
         self.expected = expected
         self.build: Callable[[tuple[Any, ...]], Any] = build
+        #: Every element of the layout by its path, and the names its expressions use.
+        self.nodes: Mapping[Path, Node] = nodes or {}
+        self.namespace: Mapping[str, Any] = namespace or {}
 
 
 class _Layout(NamedTuple):
@@ -79,6 +106,7 @@ class _Layout(NamedTuple):
     guard: tuple[int, ...]
     expected: tuple[int, ...]
     expression: str
+    nodes: dict[Path, Node]
 
 
 class _Describer:
@@ -90,6 +118,8 @@ class _Describer:
         self.fields: list[str] = []
         self.guard: list[int] = []
         self.expected: list[int] = []
+        self.values: list[int] = []
+        self.nodes: dict[Path, Node] = {}
 
     def field(self, code: str) -> int:
         if len(self.fields) >= _MAX_FIELDS:
@@ -109,12 +139,23 @@ class _Describer:
         self.fixed(length)
         return length
 
-    def describe(self, value: tuple[str, Any], pos: int, depth: int) -> tuple[str, int]:
+    def value_field(self, code: str) -> int:
+        index = self.field(code)
+        self.values.append(index)
+        return index
+
+    def describe(self, value: tuple[str, Any], pos: int, path: Path) -> tuple[str, int]:
         """The builder expression of ``value`` (decoded from ``pos``), and where it ends."""
+        first = len(self.values)
+        expression, end = self._describe(value, pos, path)
+        self.nodes[path] = Node(value[0], expression, tuple(self.values[first:]))
+        return expression, end
+
+    def _describe(self, value: tuple[str, Any], pos: int, path: Path) -> tuple[str, int]:
         name, item = value
         tag = self.buf[pos]
         alternative = self.alternatives.get(tag)
-        if alternative is None or alternative.name != name or depth > _MAX_DEPTH:
+        if alternative is None or alternative.name != name or len(path) > _MAX_DEPTH:
             raise _LayoutUnfitError
         self.fixed(tag)
         pos += 1
@@ -122,15 +163,15 @@ class _Describer:
         if kind == "null":
             return f"c{tag}", pos
         if kind == "integer":
-            return f"(n{tag}, v[{self.field(alternative.code)}])", pos + alternative.size
+            return f"(n{tag}, v[{self.value_field(alternative.code)}])", pos + alternative.size
         if kind == "boolean":
-            return f"(n{tag}, v[{self.field('B')}] != 0)", pos + 1
+            return f"(n{tag}, v[{self.value_field('B')}] != 0)", pos + 1
         if kind == "fixed":
-            index = self.field(f"{alternative.size}s")
+            index = self.value_field(f"{alternative.size}s")
             return f"(n{tag}, v[{index}])", pos + alternative.size
         if kind in ("octets", "text"):
             length = self.length(pos)
-            index = self.field(f"{length}s")
+            index = self.value_field(f"{length}s")
             text = f"v[{index}]" if kind == "octets" else f"t{tag}(v[{index}])"
             return f"(n{tag}, {text})", pos + 1 + length
         # A list: its count, then its elements, each a value of the CHOICE.
@@ -139,8 +180,8 @@ class _Describer:
             raise _LayoutUnfitError
         pos += 1
         elements = []
-        for element in item:
-            expression, pos = self.describe(element, pos, depth + 1)
+        for index, element in enumerate(item):
+            expression, pos = self.describe(element, pos, (*path, index))
             elements.append(expression)
         return f"(n{tag}, [{', '.join(elements)}])", pos
 
@@ -160,6 +201,9 @@ class ShapeBook:
         self.alternatives = dict(alternatives)
         self.learner: Learner[Shape] = Learner(MAX_SHAPES)
         self._namespace: dict[str, Any] = {}
+        #: The last value a shape decoded, with the shape and its unpacked fields: what
+        #: lets the readings of that value be read from the fields (cosem.plans).
+        self.latest: tuple[Any, Shape, tuple[Any, ...]] | None = None
         for tag, alternative in self.alternatives.items():
             self._namespace[f"n{tag}"] = alternative.name
             self._namespace[f"c{tag}"] = (alternative.name, None)
@@ -182,7 +226,9 @@ class ShapeBook:
                     if shape.size <= left:
                         fields = shape.unpack_from(buf, pos)
                         if shape.guard(fields) == shape.expected:
-                            return shape.build(fields), pos + shape.size
+                            value = shape.build(fields)
+                            self.latest = (value, shape, fields)
+                            return value, pos + shape.size
             value, end = walk(buf, pos)
             if type(buf) is bytes and learner.due():
                 learner.study(lambda: self.study(value, buf, pos, end))
@@ -197,7 +243,14 @@ class ShapeBook:
             return None
         return (
             (layout.fields, layout.expected),
-            lambda: Shape(layout.fields, layout.guard, layout.expected, self._builder(layout)),
+            lambda: Shape(
+                layout.fields,
+                layout.guard,
+                layout.expected,
+                self._builder(layout),
+                nodes=layout.nodes,
+                namespace=self._namespace,
+            ),
         )
 
     def layout(self, value: Any, buf: bytes, pos: int, end: int) -> _Layout | None:
@@ -206,7 +259,7 @@ class ShapeBook:
             return None
         describer = _Describer(self.alternatives, buf)
         try:
-            expression, stop = describer.describe(value, pos, 0)
+            expression, stop = describer.describe(value, pos, ())
         except _LayoutUnfitError:
             return None
         if stop != end or len(describer.fields) < _MIN_FIELDS:
@@ -216,6 +269,7 @@ class ShapeBook:
             tuple(describer.guard),
             tuple(describer.expected),
             expression,
+            describer.nodes,
         )
 
     def _builder(self, layout: _Layout) -> Callable[[tuple[Any, ...]], Any]:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from cosem_reader.cosem.date_time import (
@@ -67,6 +68,14 @@ log = logging.getLogger(__name__)
 
 _CLOCK = (0, 1, 0, 0)  # value groups A, C, D, E of the Clock object
 
+#: No ``[scalers]``: one empty mapping, not a new dict per push.
+_NO_SCALERS: Mapping[ObisCode, int] = MappingProxyType({})
+
+#: The security header of a deciphered push: system title, frame counter, security
+#: control, whether its tag was verified.
+Security = tuple[bytes | None, int | None, int | None, bool | None]
+_NO_SECURITY: Security = (None, None, None, None)
+
 
 def readings_from_data(
     data: tuple[str, Any],
@@ -85,7 +94,7 @@ def readings_from_data(
     ``scalers`` do not.  ``plans`` learns the layouts met and reads them again faster
     (the caller's, one per meter stream); without it every body is walked.
     """
-    walk = Walk(local_zone, scalers or {})
+    walk = Walk(local_zone, scalers or _NO_SCALERS)
     plan = _walk_body(walk, data, layouts, plans)
     if walk.unscaled and profiles:
         readings, unscaled = walk.readings, walk.unscaled
@@ -193,10 +202,8 @@ def _first_date_time(readings: list[Reading]) -> datetime | None:
 
 
 def _data_values(apdu_type: str, body: Any) -> Iterator[tuple[str, Any]]:
-    """The ``Data`` values an APDU carries for readings."""
-    if apdu_type == "data-notification":
-        yield body["notification-body"]["data-value"]
-    elif apdu_type == "get-response":
+    """The ``Data`` values an APDU carries for readings (but a data-notification's)."""
+    if apdu_type == "get-response":
         kind, response = body
         if kind == "get-response-normal":
             result = response["result"]
@@ -219,14 +226,20 @@ def notification_from_apdu(
     scalers: Mapping[ObisCode, int] | None = None,
     profiles: Sequence[MeterProfile] = KNOWN_PROFILES,
     plans: ReadingsPlans | None = None,
+    security: Security = _NO_SECURITY,
 ) -> Notification:
     """Readings from a decoded APDU (data-notification, get-response, event-notification).
 
-    ``plans``: see :func:`readings_from_data`.  Raises :class:`CosemError` for an APDU
-    that carries no data.
+    ``plans``: see :func:`readings_from_data`; ``security``: the security header of the
+    ciphered APDU this one was deciphered from (see :class:`Notification`).  Raises
+    :class:`CosemError` for an APDU that carries no data.
     """
     apdu_type, body = tree
-    data_values = list(_data_values(apdu_type, body))
+    if apdu_type == "data-notification":
+        # Every push: its one body, without the generator the other APDUs take.
+        data_values = [body["notification-body"]["data-value"]]
+    else:
+        data_values = list(_data_values(apdu_type, body))
     if not data_values:
         raise CosemError(f"a {apdu_type} APDU carries no readings")
     readings: list[Reading] = []
@@ -257,5 +270,5 @@ def notification_from_apdu(
     if timestamp is None:
         timestamp = _first_date_time(readings)
     return make_notification(
-        apdu_type, invoke_id, timestamp, tuple(readings), bytes(apdu), tree, None, None, None, None
+        apdu_type, invoke_id, timestamp, tuple(readings), bytes(apdu), tree, *security
     )

@@ -199,8 +199,9 @@ _PRINTABLE = bytes(range(0x20, 0x7F))
 
 
 def _printable(data: bytes) -> str | None:
-    if data and not bytes(data).translate(None, _PRINTABLE):
-        return bytes(data).decode("ascii")
+    data = bytes(data)
+    if data and not data.translate(None, _PRINTABLE):
+        return data.decode("ascii")
     return None
 
 
@@ -208,7 +209,13 @@ def scaled_reading(
     obis: ObisCode, position: str, element: tuple[str, Any], scaler: int, unit: str | None
 ) -> Reading:
     """A number sent with its scaler-unit: the register reading of almost every push."""
-    name, raw = element
+    return scaled_number(obis, position, element[0], element[1], scaler, unit)
+
+
+def scaled_number(  # noqa: PLR0917 - called by generated plans, positionally for speed
+    obis: ObisCode, position: str, name: str, raw: Any, scaler: int, unit: str | None
+) -> Reading:
+    """:func:`scaled_reading` of the element ``(name, raw)``, for a plan that knows the name."""
     number = Decimal(int(raw))
     # Data's numbers have at most 20 digits, so scaleb(0) would change nothing.
     return make_reading(
@@ -250,6 +257,9 @@ class Walk:
     def plain_value(self, element: tuple[str, Any], obis: ObisCode | None) -> ReadingValue:
         """A value without scaler: numbers as they are, octet strings as text or time."""
         name, value = element
+        if name == "octet-string":
+            # First: the loose values of most pushes (time, meter number) are these.
+            return self.octets(value, obis)
         if name in NUMBER_TYPES or name == "enum":
             return int(value)
         if name in ("float32", "float64"):
@@ -271,13 +281,14 @@ class Walk:
             return found_time.isoformat() if found_time else value.hex().upper()
         if name == "bit-string":
             return str(value.bits())
-        if name == "octet-string":
-            return self.octets(value, obis)
         return repr(value)
 
     def octets(self, data: bytes, obis: ObisCode | None) -> ReadingValue:
-        is_clock = obis is not None and (obis.a, obis.c, obis.d, obis.e) == (0, 1, 0, 0)
-        if len(data) == 12 and (is_clock or obis is None or _printable(data) is None):
+        if len(data) == 12 and (
+            obis is None
+            or (obis.a, obis.c, obis.d, obis.e) == (0, 1, 0, 0)  # the Clock object
+            or _printable(data) is None
+        ):
             instant = decode_cosem_date_time(data, self.local_zone)
             if instant is not None:
                 return instant

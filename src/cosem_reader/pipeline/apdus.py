@@ -75,7 +75,7 @@ class ApduDecoding:
 
     def _start_apdu_decoding(self) -> None:
         self._schema = new_schema(learn=self.learn)
-        self._plans = ReadingsPlans(enabled=self.learn)
+        self._plans = ReadingsPlans(enabled=self.learn, shape_books=self._schema.shape_books)
         self._authentication = Authentication(required=False, store=self.counter_store)
         self._tag_warned = False
 
@@ -122,23 +122,7 @@ class ApduDecoding:
             )
         if self.on_apdu is not None:
             self.on_apdu(deciphered.plaintext)
-        inner = self._decode_plaintext(ciphered, deciphered)
-        if isinstance(inner, Notification):
-            # Not dataclasses.replace: this runs for every push, and replace() costs
-            # four times as much (test_fast_paths pins the field list).
-            inner = _make_notification(
-                inner.apdu_type,
-                inner.invoke_id,
-                inner.timestamp,
-                inner.readings,
-                inner.apdu,
-                inner.tree,
-                ciphered.system_title,
-                ciphered.frame_counter,
-                ciphered.security_control,
-                deciphered.tag_verified,
-            )
-        return inner
+        return self._decode_plaintext(ciphered, deciphered)
 
 
     def _decipher(self, ciphered: CipheredApdu, key: bytes) -> Deciphered:
@@ -159,11 +143,15 @@ class ApduDecoding:
         inner: Notification | CipheredApdu
         try:
             if dsmr.is_telegram(plaintext):
-                inner = _deciphered_telegram(plaintext, self.local_zone)
+                inner = _with_security(
+                    _deciphered_telegram(plaintext, self.local_zone), ciphered, deciphered
+                )
             elif not looks_like_apdu(plaintext):
                 raise AxdrError(f"deciphered APDU starts with unknown tag 0x{plaintext[:1].hex()}")
             elif is_ciphered(plaintext):
                 inner = self._decode(plaintext)
+                if isinstance(inner, Notification):
+                    inner = _with_security(inner, ciphered, deciphered)
             else:
                 inner = notification_from_apdu(
                     decode_apdu(plaintext, self._schema),
@@ -172,6 +160,12 @@ class ApduDecoding:
                     layouts=self.layouts,
                     scalers=self.scalers,
                     plans=self._plans,
+                    security=(
+                        ciphered.system_title,
+                        ciphered.frame_counter,
+                        ciphered.security_control,
+                        deciphered.tag_verified,
+                    ),
                 )
         except AxdrError as error:
             if deciphered.tag_verified:
@@ -185,6 +179,26 @@ class ApduDecoding:
                 frame_counter=ciphered.frame_counter,
             ) from error
         return inner
+
+
+def _with_security(
+    inner: Notification, ciphered: CipheredApdu, deciphered: Deciphered
+) -> Notification:
+    """The notification with the security header of the APDU it was deciphered from."""
+    # Not dataclasses.replace, which costs four times as much (test_fast_paths pins the
+    # field list).
+    return _make_notification(
+        inner.apdu_type,
+        inner.invoke_id,
+        inner.timestamp,
+        inner.readings,
+        inner.apdu,
+        inner.tree,
+        ciphered.system_title,
+        ciphered.frame_counter,
+        ciphered.security_control,
+        deciphered.tag_verified,
+    )
 
 
 def _deciphered_telegram(plaintext: bytes, local_zone: tzinfo | None) -> Notification:
