@@ -77,3 +77,23 @@ def test_a_reconnect_takes_the_brokers_receive_maximum(
     delivery = Delivery(MqttSettings(enabled=True))
     delivery.reconnected(receive_maximum, [])
     assert delivery.outbox.window == window
+
+
+def test_a_batch_handed_over_in_part_goes_on_in_order() -> None:
+    """paho took two messages, never can send one, refused the rest: those go first again."""
+    delivery = Delivery(MqttSettings(enabled=True))
+    messages = reading_messages(push(), MqttSettings(enabled=True), "cosem-reader/m")[:6]
+    delivery.enqueue(messages, connected=True)
+    batch = list(iter(delivery.outbox.take, None))
+    assert batch == messages
+    taken, never, refused = batch[:2], batch[2], batch[3:]
+    assert delivery.handed_over([(taken[0], 1), (taken[1], 2), (never, None)], refused) == []
+    assert list(delivery.outbox.unsent()) == refused
+    assert delivery.outbox.in_flight == 2
+    assert delivery.outbox.acknowledged(1) == []
+    assert delivery.outbox.acknowledged(2) == []
+    again = list(iter(delivery.outbox.take, None))
+    assert again == refused
+    done = delivery.handed_over([(message, 3 + n) for n, message in enumerate(again)], [])
+    assert done == []
+    assert [delivery.outbox.acknowledged(3 + n) for n in range(len(again))][-1] == [1]

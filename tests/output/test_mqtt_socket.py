@@ -1,0 +1,137 @@
+"""The socket paho reads and writes through (paho_setup.BufferedSocket), on real sockets."""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from cosem_reader.output.mqtt import MqttPublisher
+from cosem_reader.output.mqtt.paho_setup import BufferedSocket
+from tests.support.broker import Broker, broker_fixture  # noqa: F401 - the fixture `broker`
+from tests.support.publishing import BASE, METER, Subscriber, push, settings_for, wait_until
+
+
+@contextmanager
+def _pair(buffer: int | None = None) -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    if buffer is not None:
+        for end in (ours, theirs):
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
+    ours.setblocking(False)
+    theirs.setblocking(False)
+    try:
+        yield ours, theirs
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def _drain(sock: socket.socket, limit: int | None = None) -> bytes:
+    """What ``sock`` holds (at most ``limit`` bytes), without waiting."""
+    received = b""
+    while limit is None or len(received) < limit:
+        try:
+            chunk = sock.recv(65536 if limit is None else limit - len(received))
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def test_packets_read_one_recv_at_a_time_come_from_one_read() -> None:
+    with _pair() as (ours, theirs):
+        buffered = BufferedSocket(ours, lambda: False)
+        theirs.sendall(b"\x40\x02\x00\x01" b"\x40\x02\x00\x02")
+        assert buffered.pending() == 0
+        assert buffered.recv(1) == b"\x40"
+        assert buffered.pending() == 7  # the rest came with the first recv()
+        assert [buffered.recv(1), buffered.recv(2)] == [b"\x02", b"\x00\x01"]
+        assert buffered.recv(100) == b"\x40\x02\x00\x02"  # no more than is held
+        assert buffered.pending() == 0
+        with pytest.raises(BlockingIOError):
+            buffered.recv(1)
+        theirs.close()
+        assert buffered.recv(1) == b""  # the peer's end, as paho expects it
+
+
+def _paho_write(buffered: BufferedSocket, queue: deque[bytearray]) -> None:
+    """paho's _packet_write: send each queued packet, keep it queued on BlockingIOError."""
+    while queue:
+        packet = queue.popleft()
+        try:
+            written = buffered.send(packet)
+        except BlockingIOError:
+            queue.appendleft(packet)
+            return
+        assert 0 < written <= len(packet)
+        if written < len(packet):
+            queue.appendleft(packet[written:])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 4000), min_size=1, max_size=60),
+    reads=st.lists(st.integers(0, 20000), min_size=1, max_size=30),
+)
+@example(sizes=[1500] * 30, reads=[0, 100, 5000])  # the kept bytes leave only in part
+def test_written_bytes_arrive_once_in_order_whatever_the_socket_takes(
+    sizes: list[int], reads: list[int]
+) -> None:
+    """Against paho's unbuffered writes: the peer gets every byte once, in order."""
+    packets = [bytes([index % 251]) * size for index, size in enumerate(sizes)]
+    with _pair(buffer=4096) as (ours, theirs):
+        queue: deque[bytearray] = deque(bytearray(packet) for packet in packets)
+        buffered = BufferedSocket(ours, lambda: bool(queue))
+        received = b""
+        for read in reads:  # paho writes while the peer reads at its own pace
+            _paho_write(buffered, queue)
+            received += _drain(theirs, read)
+        while queue:
+            _paho_write(buffered, queue)
+            received += _drain(theirs)
+        received += _drain(theirs)
+        assert received == b"".join(packets)
+
+
+def test_kept_bytes_leave_before_the_socket_closes() -> None:
+    with _pair() as (ours, theirs):
+        more = [True]
+        buffered = BufferedSocket(ours, lambda: more[0])
+        assert buffered.send(b"\x30\x03abc") == 5
+        assert _drain(theirs) == b""  # kept: paho has more to send
+        more[0] = False
+        assert buffered.send(b"\xe0\x00") == 2
+        assert _drain(theirs) == b"\x30\x03abc\xe0\x00"
+        assert buffered.send(b"\x30\x01x") == 3  # nothing kept: sent at once
+        more[0] = True
+        buffered.send(b"\xe0\x00")  # a DISCONNECT with packets behind it
+        buffered.close()
+        assert _drain(theirs) == b"\x30\x01x\xe0\x00"
+
+
+@pytest.mark.broker
+def test_publisher_reads_and_writes_through_the_buffer(
+    broker: Broker, subscribe: Callable[..., Subscriber], publishers: list[MqttPublisher]
+) -> None:
+    """paho still makes its socket where the client class hooks in, and readings arrive."""
+    subscriber = subscribe(broker.host, broker.port, (f"{BASE}/state",))
+    publisher = MqttPublisher(settings_for(broker.host, broker.port), METER)
+    publishers.append(publisher)
+    publisher.start()
+    for energy in range(300):
+        publisher.publish(push(energy))
+    subscriber.wait_for(lambda messages: len(messages) >= 300, timeout=30)
+    wait_until(lambda: publisher.pending == 0, what="PUBACKs")
+    client = publisher._link.client
+    assert client is not None
+    assert isinstance(client.socket(), BufferedSocket)
+    assert subscriber.energies() == list(range(300))
