@@ -7,12 +7,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import paho.mqtt.client as paho
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from cosem_reader.output.mqtt import MqttPublisher
-from cosem_reader.output.mqtt.paho_setup import BufferedSocket
+from cosem_reader.output.mqtt.paho_setup import BufferedSocket, client_class
 from tests.support.broker import Broker, broker_fixture  # noqa: F401 - the fixture `broker`
 from tests.support.publishing import BASE, METER, Subscriber, push, settings_for, wait_until
 
@@ -135,3 +137,40 @@ def test_publisher_reads_and_writes_through_the_buffer(
     assert client is not None
     assert isinstance(client.socket(), BufferedSocket)
     assert subscriber.energies() == list(range(300))
+
+
+def _acknowledge(client_type: type[paho.Client], protocol: MQTTProtocolVersion, packet: bytes,
+                 published: int) -> tuple[list[tuple[int, str, str]], list[int], object]:
+    """What a client of ``client_type`` does with a PUBACK after ``published`` messages."""
+    client = client_type(CallbackAPIVersion.VERSION2, protocol=protocol)
+    client.max_inflight_messages_set(0)
+    calls: list[tuple[int, str, str]] = []
+    client.on_publish = lambda _c, _u, mid, reason, properties: calls.append(
+        (mid, str(reason), str(properties))
+    )
+    for _ in range(published):
+        client.publish("t", b"x", qos=1)  # not connected: paho keeps it, waiting for PUBACK
+    client._in_packet["command"] = 0x40
+    client._in_packet["packet"] = bytearray(packet)
+    try:
+        result: object = client._handle_pubackcomp("PUBACK")
+    except Exception as error:  # the same exception, or none, from both
+        result = type(error)
+    return calls, sorted(client._out_messages), result
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    protocol=st.sampled_from([MQTTProtocolVersion.MQTTv311, MQTTProtocolVersion.MQTTv5]),
+    packet=st.one_of(
+        st.integers(0, 6).map(lambda mid: mid.to_bytes(2, "big")),
+        st.binary(max_size=5),
+    ),
+    published=st.integers(0, 4),
+)
+def test_a_puback_does_what_paho_does(
+    protocol: MQTTProtocolVersion, packet: bytes, published: int
+) -> None:
+    """The 2-byte PUBACK shortcut against paho's own handling of the same packet."""
+    ours = _acknowledge(client_class(), protocol, packet, published)
+    assert ours == _acknowledge(paho.Client, protocol, packet, published)
