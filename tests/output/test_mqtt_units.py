@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cosem_reader.output.mqtt as mqtt_package
+from cosem_reader.cosem.readings import Notification
+from cosem_reader.output.homeassistant import DiscoveryGate, device_info, discovery_messages
+from cosem_reader.output.jsonout import dumps
+from cosem_reader.output.mqtt import discovery
 from cosem_reader.output.mqtt.delivery import WINDOW, Delivery
 from cosem_reader.output.mqtt.discovery import DiscoveryBook, is_birth
 from cosem_reader.output.mqtt.payloads import reading_messages
@@ -97,3 +105,40 @@ def test_a_batch_handed_over_in_part_goes_on_in_order() -> None:
     done = delivery.handed_over([(message, 3 + n) for n, message in enumerate(again)], [])
     assert done == []
     assert [delivery.outbox.acknowledged(3 + n) for n in range(len(again))][-1] == [1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(layouts=st.lists(st.integers(0, 3), min_size=1, max_size=12))
+def test_discovery_makes_the_configs_of_new_codes_only(layouts: list[int]) -> None:
+    """The configs of making every confirmed code's config and dropping the topics known,
+    each code's config made once."""
+    made: list[int] = []
+
+    def counting(notification: Notification, **options: Any) -> list[tuple[str, dict[str, Any]]]:
+        made.append(len(notification.readings))
+        return discovery_messages(notification, **options)
+
+    pushes = [
+        replace(push(energy), readings=push(energy).readings[layout:])
+        for energy, layout in enumerate(layouts)
+    ]
+    book, gate = DiscoveryBook(MqttSettings(enabled=True)), DiscoveryGate()
+    expected: dict[str, bytes] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(discovery, "discovery_messages", counting)
+        for notification in pushes:
+            confirmed = gate.confirm(notification)
+            for topic, payload in discovery_messages(
+                replace(
+                    notification,
+                    readings=tuple(r for r in notification.readings if r.obis in confirmed),
+                ),
+                meter_id="m",
+                state_topic="cosem-reader/m/state",
+                availability_topic="cosem-reader/m/availability",
+                device=device_info("m", pushes[0]),
+            ):
+                expected.setdefault(topic, dumps(payload).encode())
+            book.new_messages(notification, "m", "cosem-reader/m")
+            assert book.configs == expected
+    assert sum(made) == len(book.configs)
