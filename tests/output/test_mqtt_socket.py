@@ -59,8 +59,16 @@ def test_packets_read_one_recv_at_a_time_come_from_one_read() -> None:
         assert [buffered.recv(1), buffered.recv(2)] == [b"\x02", b"\x00\x01"]
         assert buffered.recv(100) == b"\x40\x02\x00\x02"  # no more than is held
         assert buffered.pending() == 0
+        theirs.sendall(b"\xd0\x00")
+        # The first recv() took all there was: paho learns so without another system
+        # call, and reads what came since in its next turn, after select().
         with pytest.raises(BlockingIOError):
             buffered.recv(1)
+        assert buffered.recv(2) == b"\xd0\x00"
+        with pytest.raises(BlockingIOError):
+            buffered.recv(1)
+        with pytest.raises(BlockingIOError):
+            buffered.recv(1)  # now from the socket itself
         theirs.close()
         assert buffered.recv(1) == b""  # the peer's end, as paho expects it
 

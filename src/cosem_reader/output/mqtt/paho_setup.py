@@ -67,13 +67,14 @@ class BufferedSocket:
     thread alone.
     """
 
-    __slots__ = ("_more", "_pos", "_received", "_sock", "_unsent")
+    __slots__ = ("_drained", "_more", "_pos", "_received", "_sock", "_unsent")
 
     def __init__(self, sock: socket.socket, more: Callable[[], bool]) -> None:
         self._sock = sock
         self._more = more
         self._received = b""
         self._pos = 0
+        self._drained = False  # the last recv() took all the kernel held
         self._unsent = bytearray()
 
     def pending(self) -> int:
@@ -86,7 +87,13 @@ class BufferedSocket:
             chunk = self._received[self._pos : self._pos + size]
             self._pos += len(chunk)
             return chunk
+        if self._drained:
+            # paho reads until told there is nothing more; that the kernel held no more
+            # is known already, and select() in paho's next turn sees what came since.
+            self._drained = False
+            raise BlockingIOError
         data = self._sock.recv(max(size, BUFFER))
+        self._drained = 0 < len(data) < max(size, BUFFER)
         if len(data) <= size:
             return data
         self._received, self._pos = data, size
