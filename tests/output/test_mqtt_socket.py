@@ -6,6 +6,7 @@ import socket
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 
 import paho.mqtt.client as paho
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from cosem_reader.output.mqtt import MqttPublisher
-from cosem_reader.output.mqtt.paho_setup import BufferedSocket, client_class
+from cosem_reader.output.mqtt.paho_client import BufferedSocket, Client
 from tests.support.broker import Broker, broker_fixture  # noqa: F401 - the fixture `broker`
 from tests.support.publishing import BASE, METER, Subscriber, push, settings_for, wait_until
 
@@ -180,5 +181,53 @@ def test_a_puback_does_what_paho_does(
     protocol: MQTTProtocolVersion, packet: bytes, published: int
 ) -> None:
     """The 2-byte PUBACK shortcut against paho's own handling of the same packet."""
-    ours = _acknowledge(client_class(), protocol, packet, published)
+    ours = _acknowledge(Client, protocol, packet, published)
     assert ours == _acknowledge(paho.Client, protocol, packet, published)
+
+
+def _read_stream(
+    client_type: type[paho.Client], protocol: MQTTProtocolVersion, chunks: list[bytes]
+) -> tuple[list[tuple[int, str, str]], list[int], int]:
+    """What a client does reading ``chunks`` from its broker, 4 messages awaiting PUBACK."""
+    client = client_type(CallbackAPIVersion.VERSION2, protocol=protocol)
+    client.max_inflight_messages_set(0)
+    calls: list[tuple[int, str, str]] = []
+    client.on_publish = lambda _c, _u, mid, reason, properties: calls.append(
+        (mid, str(reason), str(properties))
+    )
+    for _ in range(4):
+        client.publish("t", b"x", qos=1)  # not connected: paho keeps it, waiting for PUBACK
+    with _pair() as (ours, theirs):
+        client._sock = BufferedSocket(ours, client.want_write) if client_type is Client else ours
+        for chunk in chunks:
+            if client._sock is None:
+                break  # a malformed packet ended the connection
+            theirs.sendall(chunk)
+            for _ in range(3 * len(chunk) + 3):
+                client.loop_read()
+        client._sock = None
+    return calls, sorted(client._out_messages), client._in_packet["command"]
+
+
+_PACKETS = st.one_of(
+    st.integers(0, 6).map(lambda mid: b"\x40\x02" + mid.to_bytes(2, "big")),  # PUBACK
+    st.integers(1, 4).map(lambda mid: b"\x40\x03" + mid.to_bytes(2, "big") + b"\x10"),  # v5
+    st.just(b"\xd0\x00"),  # PINGRESP
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    protocol=st.sampled_from([MQTTProtocolVersion.MQTTv311, MQTTProtocolVersion.MQTTv5]),
+    packets=st.lists(_PACKETS, max_size=12),
+    cuts=st.lists(st.integers(0, 60), max_size=4),
+)
+def test_packets_read_from_the_buffer_do_what_paho_does(
+    protocol: MQTTProtocolVersion, packets: list[bytes], cuts: list[int]
+) -> None:
+    """PUBACKs taken whole from the buffer, against paho reading the same stream itself,
+    however the stream is cut into reads."""
+    stream = b"".join(packets)
+    bounds = sorted({0, len(stream), *(cut for cut in cuts if cut < len(stream))})
+    chunks = [stream[a:b] for a, b in pairwise(bounds)]
+    assert _read_stream(Client, protocol, chunks) == _read_stream(paho.Client, protocol, chunks)

@@ -4,18 +4,16 @@ paho (and ssl with it) is imported when a publisher connects: the settings and p
 serve every run, and a run without MQTT should not carry 10 MB of MQTT and TLS code in
 its memory.
 
-The client is paho's own with one change of plumbing (:func:`client_class`): its TCP
-socket is a :class:`BufferedSocket`, so a batch of packets costs a few system calls
-instead of four per message.
+The client is paho's own with changes of plumbing (:mod:`.paho_client`), imported with
+paho.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cosem_reader.output.mqtt.payloads import OFFLINE
 from cosem_reader.output.mqtt.settings import MqttSettings, sanitize_level
@@ -28,8 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PAHO_LOGGER",
-    "BufferedSocket",
-    "client_class",
     "client_id_of",
     "connect",
     "demote_paho_record",
@@ -45,160 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: paho's own log lines go to this logger, shared by every publisher of the process.
 PAHO_LOGGER = "cosem_reader.output.mqtt.paho"
-
-
-#: Bytes one recv() asks the kernel for, and the most a send() keeps back.
-BUFFER = 65536
-
-
-class BufferedSocket:
-    """paho's TCP socket, read and written through a buffer.
-
-    paho reads a packet with three recv() calls (command byte, length, body) and writes
-    each packet with its own send(): four system calls and a wake-up of the broker per
-    QoS 1 message.  Here one recv() takes what the kernel holds and the packets are
-    served from memory; :meth:`pending` tells paho's loop that bytes are waiting (as it
-    asks an SSL socket), so it reads them without waiting in select().  A send() while
-    paho has further packets queued (``more()``, paho's ``want_write``) is kept, up to
-    :data:`BUFFER` bytes; the last packet of the batch leaves with what was kept, in one
-    send().  What paho cannot learn from a short write (kept bytes that did not all
-    leave) it learns as ``BlockingIOError``: the packet stays queued in paho, after the
-    kept bytes, and paho waits until the socket is writable.  Used by paho's network
-    thread alone.
-    """
-
-    __slots__ = ("_drained", "_more", "_pos", "_received", "_sock", "_unsent")
-
-    def __init__(self, sock: socket.socket, more: Callable[[], bool]) -> None:
-        self._sock = sock
-        self._more = more
-        self._received = b""
-        self._pos = 0
-        self._drained = False  # the last recv() took all the kernel held
-        self._unsent = bytearray()
-
-    def pending(self) -> int:
-        """Bytes received and not yet read by paho."""
-        return len(self._received) - self._pos
-
-    def recv(self, size: int) -> bytes:
-        """Up to ``size`` bytes: from the buffer, else from one recv() that fills it."""
-        if self._pos < len(self._received):
-            chunk = self._received[self._pos : self._pos + size]
-            self._pos += len(chunk)
-            return chunk
-        if self._drained:
-            # paho reads until told there is nothing more; that the kernel held no more
-            # is known already, and select() in paho's next turn sees what came since.
-            self._drained = False
-            raise BlockingIOError
-        data = self._sock.recv(max(size, BUFFER))
-        self._drained = 0 < len(data) < max(size, BUFFER)
-        if len(data) <= size:
-            return data
-        self._received, self._pos = data, size
-        return data[:size]
-
-    def send(self, data: bytes | bytearray) -> int:
-        """Keep ``data`` while paho has more to send, else send it after what was kept."""
-        kept = self._unsent
-        if not kept and not self._more():
-            return self._sock.send(data)
-        before = len(kept)
-        kept += data
-        if len(kept) <= BUFFER and self._more():
-            return len(data)
-        try:
-            sent = self._sock.send(kept)
-        except BlockingIOError:
-            del kept[before:]
-            raise
-        if sent > before:
-            kept.clear()
-            return sent - before
-        # Not even the kept bytes all left: nothing of ``data`` did.
-        del kept[before:]
-        del kept[:sent]
-        raise BlockingIOError
-
-    def close(self) -> None:
-        """Send what is kept (paho closes right after a DISCONNECT), then close."""
-        if self._unsent:
-            with contextlib.suppress(OSError):
-                self._sock.send(self._unsent)
-        self._sock.close()
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def setblocking(self, flag: bool) -> None:
-        self._sock.setblocking(flag)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-_CLIENT_CLASS: type[paho.Client] | None = None
-
-
-def client_class() -> type[paho.Client]:
-    """paho's ``Client`` with a :class:`BufferedSocket` and a hook after each loop turn.
-
-    paho makes its socket in ``_create_socket`` (paho 2.x); should a later paho not call
-    it, the client is paho's plain one, slower and otherwise the same.  TLS and
-    websocket connections keep paho's socket.  ``after_loop`` runs on the network
-    thread at the end of each turn of paho's loop, after the packets read and written:
-    where the publisher hands over a batch for the PUBACKs of the turn.
-    """
-    global _CLIENT_CLASS  # noqa: PLW0603 - built once paho is imported
-    if _CLIENT_CLASS is None:
-        import paho.mqtt.client as paho  # noqa: PLC0415 - see the module's docstring
-        from paho.mqtt.enums import MQTTErrorCode  # noqa: PLC0415
-        from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
-        from paho.mqtt.properties import Properties  # noqa: PLC0415
-        from paho.mqtt.reasoncodes import ReasonCode  # noqa: PLC0415
-
-        # What paho decodes from every 2-byte PUBACK (success, no properties), made
-        # once: a Properties object takes paho some 10 us to build, per message.
-        success = ReasonCode(PacketTypes.PUBACK)
-        no_properties = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
-
-        class Client(paho.Client):
-            after_loop: Callable[[], None] | None = None
-
-            def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
-                packet = self._in_packet["packet"]
-                if cmd != "PUBACK" or len(packet) != 2:
-                    return super()._handle_pubackcomp(cmd)
-                # paho's own steps for a PUBACK, without decoding the same answer anew.
-                mid = packet[0] << 8 | packet[1]
-                self._easy_log(paho.MQTT_LOG_DEBUG, "Received PUBACK (Mid: %d)", mid)
-                with self._out_message_mutex:
-                    if mid in self._out_messages:
-                        return self._do_on_publish(mid, success, no_properties)
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-            def _create_socket(self) -> Any:
-                sock = super()._create_socket()
-                if type(sock) is socket.socket:
-                    return BufferedSocket(sock, self.want_write)
-                return sock
-
-            def loop_misc(self) -> MQTTErrorCode:
-                rc = super().loop_misc()
-                if self.after_loop is not None:
-                    # This thread is awake and reads want_write() before it waits
-                    # again: a publish() of its own need not wake it (a byte on paho's
-                    # socket pair and a hand-over of the GIL per message).
-                    wake, self._sockpairW = self._sockpairW, None
-                    try:
-                        self.after_loop()
-                    finally:
-                        self._sockpairW = wake
-                return rc
-
-        _CLIENT_CLASS = Client
-    return _CLIENT_CLASS
 
 
 def client_id_of(settings: MqttSettings, meter_id: str) -> str:
@@ -221,16 +63,18 @@ def new_client(
     """
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion  # noqa: PLC0415
 
+    from cosem_reader.output.mqtt.paho_client import Client  # noqa: PLC0415
+
     protocol = (
         MQTTProtocolVersion.MQTTv5 if settings.protocol == "5" else MQTTProtocolVersion.MQTTv311
     )
-    client = client_class()(
+    client = Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=protocol,
         clean_session=None if protocol == MQTTProtocolVersion.MQTTv5 else True,
     )
-    client.after_loop = after_loop  # type: ignore[attr-defined]
+    client.after_loop = after_loop
     paho_log = logging.getLogger(PAHO_LOGGER)
     paho_log.addFilter(log_filter)
     client.enable_logger(paho_log)
