@@ -27,6 +27,7 @@ from cosem_reader.output.mqtt.settings import MqttSettings, topic_level
 from cosem_reader.pipeline.decoder import decode_capture
 from tests.support import legacy_payloads as legacy
 from tests.support.encoder import cosem_date_time, data_notification, flat_body, kaifa_series
+from tests.support.publishing import push
 from tests.support.vectors import decode_vector, vector_params
 
 _FORMATS = ("iso", "iso-local", "epoch", "js")
@@ -180,3 +181,12 @@ def test_the_topic_levels_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> N
         reading = Reading(ObisCode(1, 0, 1, 8, index), "1", index, None, None, "long")
         assert reading_identifier(reading, settings) == legacy.reading_identifier(reading, settings)
         assert len(payloads._LEVELS) <= 8
+
+
+def test_readings_share_their_topic_strings() -> None:
+    """A queue of readings holds each topic once (the same string object), not per message."""
+    settings = MqttSettings(enabled=True)
+    first = payloads.reading_messages(push(1), settings, "cosem-reader/m")
+    second = payloads.reading_messages(push(2), settings, "cosem-reader/m")
+    assert [m.topic for m in first] == [m.topic for m in second]
+    assert all(a.topic is b.topic for a, b in zip(first, second, strict=True))

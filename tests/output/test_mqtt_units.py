@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cosem_reader.output.mqtt as mqtt_package
+from cosem_reader.cosem.readings import Notification
+from cosem_reader.output.homeassistant import DiscoveryGate, device_info, discovery_messages
+from cosem_reader.output.jsonout import dumps
+from cosem_reader.output.mqtt import discovery
 from cosem_reader.output.mqtt.delivery import WINDOW, Delivery
 from cosem_reader.output.mqtt.discovery import DiscoveryBook, is_birth
 from cosem_reader.output.mqtt.payloads import reading_messages
@@ -77,3 +85,60 @@ def test_a_reconnect_takes_the_brokers_receive_maximum(
     delivery = Delivery(MqttSettings(enabled=True))
     delivery.reconnected(receive_maximum, [])
     assert delivery.outbox.window == window
+
+
+def test_a_batch_handed_over_in_part_goes_on_in_order() -> None:
+    """paho took two messages, never can send one, refused the rest: those go first again."""
+    delivery = Delivery(MqttSettings(enabled=True))
+    messages = reading_messages(push(), MqttSettings(enabled=True), "cosem-reader/m")[:6]
+    delivery.enqueue(messages, connected=True)
+    batch = list(iter(delivery.outbox.take, None))
+    assert batch == messages
+    taken, never, refused = batch[:2], batch[2], batch[3:]
+    assert delivery.handed_over([(taken[0], 1), (taken[1], 2), (never, None)], refused) == []
+    assert list(delivery.outbox.unsent()) == refused
+    assert delivery.outbox.in_flight == 2
+    assert delivery.outbox.acknowledged(1) == []
+    assert delivery.outbox.acknowledged(2) == []
+    again = list(iter(delivery.outbox.take, None))
+    assert again == refused
+    done = delivery.handed_over([(message, 3 + n) for n, message in enumerate(again)], [])
+    assert done == []
+    assert [delivery.outbox.acknowledged(3 + n) for n in range(len(again))][-1] == [1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(layouts=st.lists(st.integers(0, 3), min_size=1, max_size=12))
+def test_discovery_makes_the_configs_of_new_codes_only(layouts: list[int]) -> None:
+    """The configs of making every confirmed code's config and dropping the topics known,
+    each code's config made once."""
+    made: list[int] = []
+
+    def counting(notification: Notification, **options: Any) -> list[tuple[str, dict[str, Any]]]:
+        made.append(len(notification.readings))
+        return discovery_messages(notification, **options)
+
+    pushes = [
+        replace(push(energy), readings=push(energy).readings[layout:])
+        for energy, layout in enumerate(layouts)
+    ]
+    book, gate = DiscoveryBook(MqttSettings(enabled=True)), DiscoveryGate()
+    expected: dict[str, bytes] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(discovery, "discovery_messages", counting)
+        for notification in pushes:
+            confirmed = gate.confirm(notification)
+            for topic, payload in discovery_messages(
+                replace(
+                    notification,
+                    readings=tuple(r for r in notification.readings if r.obis in confirmed),
+                ),
+                meter_id="m",
+                state_topic="cosem-reader/m/state",
+                availability_topic="cosem-reader/m/availability",
+                device=device_info("m", pushes[0]),
+            ):
+                expected.setdefault(topic, dumps(payload).encode())
+            book.new_messages(notification, "m", "cosem-reader/m")
+            assert book.configs == expected
+    assert sum(made) == len(book.configs)

@@ -14,7 +14,7 @@ from cosem_reader.output.mqtt import MqttPublisher
 from cosem_reader.output.outbox import Message
 from cosem_reader.output.spool import MeterSpool, Spool, SpoolCounterStore, open_spool
 from tests.support.broker import Broker, Relay, broker_fixture  # noqa: F401 - the fixture `broker`
-from tests.support.daemon import KEY, Daemon, push
+from tests.support.daemon import KEY, Daemon, push, run_python
 from tests.support.pty_meter import PtyMeter
 from tests.support.publishing import METER, Subscriber, settings_for, wait_until
 from tests.support.publishing import push as reading
@@ -206,3 +206,17 @@ def test_a_replayed_push_is_refused_after_a_restart(
     assert second.stop() == 0
     assert sum("frame counter repeats" in line for line in second.stderr) == 1, second.output()
     assert sum("timings:" in line for line in second.stderr) == 1
+
+
+def test_sqlite_is_loaded_with_a_spool_only(tmp_path: Path) -> None:
+    """A publisher without ``mqtt.spool`` does not carry sqlite3 in its memory."""
+    code = (
+        "import sys\n"
+        "from cosem_reader.output.mqtt import MqttPublisher, MqttSettings\n"
+        "MqttPublisher(MqttSettings(enabled=True), 'm')\n"
+        "print('sqlite3' in sys.modules)\n"
+        f"MqttPublisher(MqttSettings(enabled=True, spool={str(tmp_path / 'spool.db')!r}), 'm')\n"
+        "print('sqlite3' in sys.modules)\n"
+    )
+    result = run_python(code, tmp_path)
+    assert result.stdout.split() == ["False", "True"], result.stderr

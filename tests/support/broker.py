@@ -121,6 +121,9 @@ class Broker:
                 f"listener {self.port} {self.host}\n"
                 "allow_anonymous true\n"
                 "persistence false\n"
+                # A publisher may outrun a test's Python subscriber by more than the
+                # default 1,000 queued messages: the broker would drop theirs.
+                "max_queued_messages 0\n"
                 "log_dest stderr\n"
                 "log_type error\nlog_type warning\nlog_type notice\n",
                 encoding="utf-8",

@@ -16,13 +16,15 @@ The spool is bounded by the bytes of its messages (``mqtt.spool_max_mb``): the o
 readings go first.  Each meter has its own rows (the ``meter`` column), so meters may
 share one file.  A small key-value table ``state`` keeps what else must outlive the
 process, such as the last frame counter per system title.
+
+``sqlite3`` is imported when a spool is opened: a daemon without one should not carry
+its 2 MB in memory.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -56,6 +58,8 @@ class Spool:
         #: Readings dropped to keep the bound, since the last reset to 0 by the caller.
         self.dropped = 0
         self._lock = threading.Lock()
+        import sqlite3  # noqa: PLC0415 - see the module's docstring
+
         # isolation_level=None: every statement commits unless inside BEGIN ... COMMIT.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -85,6 +89,8 @@ class Spool:
             [[m.topic, m.payload.decode("utf-8"), m.qos, m.retain] for m in messages],
             separators=(",", ":"),
         ).encode("utf-8")
+        import sqlite3  # noqa: PLC0415 - loaded already, with the spool
+
         with self._lock:
             try:
                 self._db.execute(
@@ -270,6 +276,8 @@ def open_spool(path: str | None, max_mb: int) -> Spool | None:
     """The spool at ``path``, None without one or when it cannot be opened (logged)."""
     if not path:
         return None
+    import sqlite3  # noqa: PLC0415 - see the module's docstring
+
     try:
         return Spool(path, max_mb * 1_000_000)
     except (sqlite3.Error, OSError) as error:

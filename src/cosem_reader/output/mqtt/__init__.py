@@ -45,8 +45,8 @@ needs its own.  The default client id therefore carries the meter id.
 
 The package in units: :mod:`.settings` (``[mqtt]`` and topic levels), :mod:`.payloads`
 (what a reading publishes), :mod:`.schedules` (which readings), :mod:`.discovery` (Home
-Assistant bookkeeping), :mod:`.delivery` (the queue and the spool), :mod:`.paho_setup` and
-:mod:`.connection` (paho), :mod:`.client` (:class:`MqttPublisher`).
+Assistant bookkeeping), :mod:`.delivery` (the queue and the spool), :mod:`.paho_setup`,
+:mod:`.paho_client` and :mod:`.connection` (paho), :mod:`.client` (:class:`MqttPublisher`).
 """
 
 from cosem_reader.output.mqtt.client import MqttPublisher

@@ -37,9 +37,10 @@ class MqttPublisher:
     network, except :meth:`stop`, which waits up to ``timeout`` for the queue to drain.
 
     The queue is a :class:`~cosem_reader.output.mqtt.delivery.Delivery`; this class is its
-    paho adapter: it hands paho at most :data:`WINDOW` messages at a time and one more per
-    PUBACK, from whichever thread gets there first, and no thread waits for another
-    to do so (a thread that finds the hand-over busy leaves a note and returns).
+    paho adapter: it hands paho at most :data:`WINDOW` messages at a time, and after each
+    turn of paho's loop that brought PUBACKs as many more as they freed, from whichever
+    thread gets there first; no thread waits for another to do so (a thread that finds
+    the hand-over busy leaves a note and returns).
     """
 
     def __init__(self, settings: MqttSettings, meter_id: str | None = None) -> None:

@@ -13,6 +13,7 @@ from cosem_reader.output.mqtt.delivery import Delivery
 from cosem_reader.output.mqtt.discovery import DiscoveryBook, is_birth
 from cosem_reader.output.mqtt.payloads import OFFLINE
 from cosem_reader.output.mqtt.settings import MqttSettings
+from cosem_reader.output.outbox import Message
 
 if TYPE_CHECKING:
     import paho.mqtt.client as paho
@@ -48,6 +49,7 @@ class BrokerConnection:
         self._queue_availability = queue_availability
         self._send_lock = threading.Lock()  # one hand-over to paho at a time
         self._pump_wanted = False
+        self._acknowledged = False  # a PUBACK came since paho's thread last pumped
         self._handing_over = True  # False once drain() has counted what is left
         self.connected = False
         self.stopping = False
@@ -66,6 +68,7 @@ class BrokerConnection:
             availability_topic,
             self._filter_paho_log,
             self.set_tls_problem,
+            after_loop=self._after_loop,
         )
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -148,7 +151,14 @@ class BrokerConnection:
     ) -> None:
         with self._lock:
             self.completed(self._delivery.outbox.acknowledged(mid))
-        self.pump()
+        # The next message goes when this turn of paho's loop has read every PUBACK
+        # there was (_after_loop): one batch for them all.
+        self._acknowledged = True
+
+    def _after_loop(self) -> None:
+        if self._acknowledged:
+            self._acknowledged = False
+            self.pump()
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         if message.retain and message.topic.endswith("/config"):
@@ -196,36 +206,24 @@ class BrokerConnection:
                     return
 
     def _hand_over(self, client: paho.Client) -> None:
-        """Publish the outbox's messages while it gives any (callers hold _send_lock)."""
-        from paho.mqtt.enums import MQTTErrorCode  # noqa: PLC0415 - see paho_setup
+        """Publish what the outbox gives, a window's worth at a time (callers hold _send_lock).
 
+        The batch is taken and settled under one lock each, paho's publish() runs
+        between them without it.
+        """
         outbox = self._delivery.outbox
         while True:
             with self._lock:
-                handing_over = self.connected and self._handing_over
-                message = outbox.take() if handing_over else None
-            if message is None:
+                if not (self.connected and self._handing_over):
+                    return
+                batch = list(iter(outbox.take, None))
+            if not batch:
                 return
-            try:
-                info = client.publish(message.topic, message.payload, message.qos, message.retain)
-            except ValueError as error:
-                logger.error("MQTT: cannot publish on %r: %s", message.topic, error)
-                with self._lock:
-                    self.completed(outbox.abandoned(message))
-                continue
+            handed, refused, stopped = _publish(client, batch)
             with self._lock:
-                if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                    # Without a connection paho keeps its copy, which the next
-                    # on_connect drops; the outbox sends the message again then.
-                    self.completed(outbox.sent(message, info.mid))
-                    if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                        continue
-                else:
-                    # MQTT_ERR_QUEUE_SIZE and whatever else: the next PUBACK or
-                    # connection tries again, in order.
-                    outbox.refused(message)
-                    logger.debug("MQTT: paho refused %s: %s", message.topic, info.rc)
-            return
+                self.completed(self._delivery.handed_over(handed, refused))
+            if stopped:
+                return
 
     # -- stopping ------------------------------------------------------------------------
 
@@ -270,3 +268,33 @@ class BrokerConnection:
         logging.getLogger(paho_setup.PAHO_LOGGER).removeFilter(self._filter_paho_log)
         self.client = None
         self.connected = False
+
+
+def _publish(
+    client: paho.Client, batch: list[Message]
+) -> tuple[list[tuple[Message, int | None]], list[Message], bool]:
+    """Hand paho a batch: the messages it took with their ids (None: it never can send
+    one), those to queue again in order, and whether paho stopped taking them."""
+    from paho.mqtt.enums import MQTTErrorCode  # noqa: PLC0415 - see paho_setup
+
+    handed: list[tuple[Message, int | None]] = []
+    for taken, message in enumerate(batch, 1):
+        try:
+            info = client.publish(message.topic, message.payload, message.qos, message.retain)
+        except ValueError as error:
+            logger.error("MQTT: cannot publish on %r: %s", message.topic, error)
+            handed.append((message, None))
+            continue
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            handed.append((message, info.mid))
+        elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            # Without a connection paho keeps its copy, which the next on_connect
+            # drops; the outbox sends the message again then.
+            handed.append((message, info.mid))
+            return handed, batch[taken:], True
+        else:
+            # MQTT_ERR_QUEUE_SIZE and whatever else: the next PUBACK or connection
+            # tries again, in order.
+            logger.debug("MQTT: paho refused %s: %s", message.topic, info.rc)
+            return handed, batch[taken - 1 :], True
+    return handed, [], False

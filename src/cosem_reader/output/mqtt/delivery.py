@@ -90,6 +90,23 @@ class Delivery:
         self.outbox.reconnected()
         self.outbox.add_first(first)
 
+    def handed_over(
+        self, handed: list[tuple[Message, int | None]], refused: list[Message]
+    ) -> list[int]:
+        """What the client made of a batch :meth:`Outbox.take` gave; the readings completed.
+
+        ``handed`` pairs each message it took with its message id (None: it never can
+        send it, a topic it rejects); ``refused``, the rest of the batch in order, goes
+        first again.
+        """
+        outbox = self.outbox
+        for message in reversed(refused):
+            outbox.refused(message)
+        readings: list[int] = []
+        for message, mid in handed:
+            readings += outbox.abandoned(message) if mid is None else outbox.sent(message, mid)
+        return readings
+
     def completed(self, readings: list[int]) -> bool:
         """Readings the broker now holds completely; True when that drained the queue."""
         if self.spool is not None and readings:

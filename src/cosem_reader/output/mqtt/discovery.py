@@ -12,6 +12,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from cosem_reader.cosem.obis_code import ObisCode
 from cosem_reader.cosem.readings import Notification
 from cosem_reader.output.homeassistant import (
     MAX_ENTITIES,
@@ -46,6 +47,9 @@ class DiscoveryBook:
         self.settings = settings
         #: The payload of every config announced, by topic.
         self.configs: dict[str, bytes] = {}
+        #: The OBIS codes whose configs are among them: a push's confirmed codes are
+        #: mostly these, and making their configs again only to drop them is costly.
+        self._announced: set[ObisCode] = set()
         self._gate = DiscoveryGate()
         self._device: dict[str, Any] | None = None
         self._meter_id: str | None = None
@@ -65,8 +69,10 @@ class DiscoveryBook:
                 meter_id,
                 MAX_ENTITIES,
             )
+        codes = codes - self._announced
         if not codes:
             return []
+        self._announced |= codes
         confirmed = replace(
             notification, readings=tuple(r for r in notification.readings if r.obis in codes)
         )

@@ -3,6 +3,9 @@
 paho (and ssl with it) is imported when a publisher connects: the settings and payloads
 serve every run, and a run without MQTT should not carry 10 MB of MQTT and TLS code in
 its memory.
+
+The client is paho's own with changes of plumbing (:mod:`.paho_client`), imported with
+paho.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cosem_reader.output.mqtt.delivery import WINDOW
 from cosem_reader.output.mqtt.payloads import OFFLINE
 from cosem_reader.output.mqtt.settings import MqttSettings, sanitize_level
 
@@ -52,20 +54,27 @@ def new_client(
     availability_topic: str | None,
     log_filter: Callable[[logging.LogRecord], bool],
     on_tls_problem: Callable[[str], None],
+    *,
+    after_loop: Callable[[], None] | None = None,
 ) -> paho.Client:
-    """A paho client for one meter, set up and not yet connected; the caller adds callbacks."""
-    import paho.mqtt.client as paho  # noqa: PLC0415 - see the module's docstring
+    """A paho client for one meter, set up and not yet connected; the caller adds callbacks.
+
+    ``after_loop`` runs on paho's network thread after each turn of its loop.
+    """
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion  # noqa: PLC0415
+
+    from cosem_reader.output.mqtt.paho_client import Client  # noqa: PLC0415
 
     protocol = (
         MQTTProtocolVersion.MQTTv5 if settings.protocol == "5" else MQTTProtocolVersion.MQTTv311
     )
-    client = paho.Client(
+    client = Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=protocol,
         clean_session=None if protocol == MQTTProtocolVersion.MQTTv5 else True,
     )
+    client.after_loop = after_loop
     paho_log = logging.getLogger(PAHO_LOGGER)
     paho_log.addFilter(log_filter)
     client.enable_logger(paho_log)
@@ -78,9 +87,10 @@ def new_client(
     if availability_topic is not None:  # None: compat publishes no availability
         client.will_set(availability_topic, OFFLINE, settings.qos, retain=True)
     client.reconnect_delay_set(settings.reconnect_min_delay, settings.reconnect_max_delay)
-    # One more than the outbox's window: paho counts an acknowledged message until
-    # on_publish returns, and stop() sends ``offline`` beside the window.
-    client.max_inflight_messages_set(WINDOW + 1)
+    # No limit of paho's own: the outbox keeps to its window (and stop() sends
+    # ``offline`` beside it), and paho's limit costs a walk over every message in
+    # flight on each PUBACK.
+    client.max_inflight_messages_set(0)
     return client
 
 

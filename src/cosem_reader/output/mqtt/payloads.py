@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime
 from decimal import Decimal
 
@@ -160,15 +161,21 @@ def reading_messages(
     messages: list[Message] = []
     if settings.publish_json:
         payload = state_payload(notification, settings).encode("utf-8")
-        messages.append(Message(f"{prefix}/state", payload, qos, retain))
+        messages.append(Message(_topic(prefix, "state"), payload, qos, retain))
     if settings.publish_values:
         for reading in notification.readings:
             text = value_payload(reading, settings)
             if text is None:
                 continue
-            topic = f"{prefix}/{reading_identifier(reading, settings)}"
+            topic = _topic(prefix, reading_identifier(reading, settings))
             messages.append(Message(topic, text.encode("utf-8"), qos, retain))
     return messages
+
+
+def _topic(prefix: str, level: str) -> str:
+    """``prefix/level`` as one string for every reading: a queue of readings (the broker
+    away, or slower than the meter) holds each topic once instead of once per message."""
+    return sys.intern(f"{prefix}/{level}")
 
 
 def control_message(topic: str, payload: bytes, settings: MqttSettings, kind: str) -> Message:
