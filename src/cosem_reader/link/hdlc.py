@@ -84,7 +84,20 @@ def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     final XOR 0xFFFF; the check value of ``b"123456789"`` is 0x906E.  The result is sent least
     significant byte first.
     """
-    register = binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), 0xFFFF)
+    return _crc_value(_crc_register(data))
+
+
+def _crc_register(data: bytes | bytearray | memoryview, register: int = 0xFFFF) -> int:
+    """The CRC register after ``data``, continuing from ``register`` (bits reflected).
+
+    A frame's FCS covers its header, which meters repeat: the register after a known header
+    is kept with it, and only the information field is run through for each frame.
+    """
+    return binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), register)
+
+
+def _crc_value(register: int) -> int:
+    """The CRC-16/X.25 that ``register`` ends in."""
     reflected = (_REFLECTED_BYTE[register & 0xFF] << 8) | _REFLECTED_BYTE[register >> 8]
     return reflected ^ 0xFFFF
 
@@ -157,6 +170,8 @@ class _Header:
     control: int
     #: Offset of the first information byte, counted from the format field.
     information_start: int
+    #: The CRC register after the header's bytes, HCS included: where the FCS goes on.
+    register: int
 
 
 class _NeedMore:
@@ -203,7 +218,8 @@ def _parse_header(
         )
     if header_end > available:
         return _NEED_MORE
-    expected = crc16_x25(memoryview(buf)[start : header_end - 2])
+    register = _crc_register(memoryview(buf)[start : header_end - 2])
+    expected = _crc_value(register)
     received = buf[header_end - 2] | (buf[header_end - 1] << 8)
     if expected != received:
         return (
@@ -217,6 +233,7 @@ def _parse_header(
         source_address=addresses[1],
         control=buf[control_at],
         information_start=header_end - start,
+        register=_crc_register(memoryview(buf)[header_end - 2 : header_end], register),
     )
 
 
@@ -257,14 +274,15 @@ def _finish_frame(
     if information_start == end:
         information = b""
     else:
-        expected = crc16_x25(memoryview(buf)[start : end - 2])
+        information = bytes(buf[information_start : end - 2])
+        register = _crc_register(information, header.register)
         received = buf[end - 2] | (buf[end - 1] << 8)
-        if expected != received:
+        if _crc_value(register) != received:
             return (
-                f"HDLC frame check sequence is 0x{received:04X}, expected 0x{expected:04X}",
+                f"HDLC frame check sequence is 0x{received:04X}, "
+                f"expected 0x{_crc_value(register):04X}",
                 header.length - 2,
             )
-        information = bytes(buf[information_start : end - 2])
     return _make_frame(header.segmented, header.destination_address, header.source_address,
                        header.control, information, offset)
 
@@ -352,7 +370,8 @@ class HdlcFrameReader:
         self._buf += chunk
         out: list[HdlcFrame | FrameError] = []
         self._scan(out, final=False)
-        self._compact()
+        if self._pos:
+            self._compact()
         return out
 
     def flush(self) -> list[HdlcFrame | FrameError]:
@@ -464,7 +483,8 @@ class HdlcFrameReader:
                 error = FrameError(problem, offset=self._base + flag, hint=_LINE_HINT)
                 self._reject(out, flag, error)
                 continue
-            self._close_skip(out, flag)
+            if self._skip_start is not None:
+                self._close_skip(out, flag)
             out.append(frame)
             self._header = None
             self._pos = end
