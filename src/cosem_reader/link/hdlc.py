@@ -84,7 +84,12 @@ def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     final XOR 0xFFFF; the check value of ``b"123456789"`` is 0x906E.  The result is sent least
     significant byte first.
     """
-    return _crc_value(_crc_register(data))
+    return _crc_after(data, 0xFFFF)
+
+
+def _crc_after(data: bytes | bytearray | memoryview, register: int) -> int:
+    """The CRC-16/X.25 of bytes that went before with ``register`` left, and then ``data``."""
+    return _crc_value(_crc_register(data, register))
 
 
 def _crc_register(data: bytes | bytearray | memoryview, register: int = 0xFFFF) -> int:
@@ -275,12 +280,11 @@ def _finish_frame(
         information = b""
     else:
         information = bytes(buf[information_start : end - 2])
-        register = _crc_register(information, header.register)
+        expected = _crc_after(information, header.register)
         received = buf[end - 2] | (buf[end - 1] << 8)
-        if _crc_value(register) != received:
+        if expected != received:
             return (
-                f"HDLC frame check sequence is 0x{received:04X}, "
-                f"expected 0x{_crc_value(register):04X}",
+                f"HDLC frame check sequence is 0x{received:04X}, expected 0x{expected:04X}",
                 header.length - 2,
             )
     return _make_frame(header.segmented, header.destination_address, header.source_address,
