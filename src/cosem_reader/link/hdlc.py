@@ -84,27 +84,13 @@ def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     final XOR 0xFFFF; the check value of ``b"123456789"`` is 0x906E.  The result is sent least
     significant byte first.
     """
-    return _crc_after(data, 0xFFFF)
+    return _crc_on(data, 0xFFFF)[0]
 
 
-def _crc_after(data: bytes | bytearray | memoryview, register: int) -> int:
-    """The CRC-16/X.25 of bytes that went before with ``register`` left, and then ``data``."""
-    return _crc_value(_crc_register(data, register))
-
-
-def _crc_register(data: bytes | bytearray | memoryview, register: int = 0xFFFF) -> int:
-    """The CRC register after ``data``, continuing from ``register`` (bits reflected).
-
-    A frame's FCS covers its header, which meters repeat: the register after a known header
-    is kept with it, and only the information field is run through for each frame.
-    """
-    return binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), register)
-
-
-def _crc_value(register: int) -> int:
-    """The CRC-16/X.25 that ``register`` ends in."""
+def _crc_on(data: bytes | bytearray | memoryview, register: int) -> tuple[int, int]:
+    register = binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), register)
     reflected = (_REFLECTED_BYTE[register & 0xFF] << 8) | _REFLECTED_BYTE[register >> 8]
-    return reflected ^ 0xFFFF
+    return reflected ^ 0xFFFF, register
 
 
 def llc_header_length(data: bytes | bytearray) -> int:
@@ -175,7 +161,7 @@ class _Header:
     control: int
     #: Offset of the first information byte, counted from the format field.
     information_start: int
-    #: The CRC register after the header's bytes, HCS included: where the FCS goes on.
+    #: The CRC register after the header's bytes, HCS included: the FCS goes on from it.
     register: int
 
 
@@ -223,8 +209,7 @@ def _parse_header(
         )
     if header_end > available:
         return _NEED_MORE
-    register = _crc_register(memoryview(buf)[start : header_end - 2])
-    expected = _crc_value(register)
+    expected, register = _crc_on(memoryview(buf)[start : header_end - 2], 0xFFFF)
     received = buf[header_end - 2] | (buf[header_end - 1] << 8)
     if expected != received:
         return (
@@ -238,7 +223,7 @@ def _parse_header(
         source_address=addresses[1],
         control=buf[control_at],
         information_start=header_end - start,
-        register=_crc_register(memoryview(buf)[header_end - 2 : header_end], register),
+        register=_crc_on(memoryview(buf)[header_end - 2 : header_end], register)[1],
     )
 
 
@@ -280,7 +265,7 @@ def _finish_frame(
         information = b""
     else:
         information = bytes(buf[information_start : end - 2])
-        expected = _crc_after(information, header.register)
+        expected = _crc_on(information, header.register)[0]
         received = buf[end - 2] | (buf[end - 1] << 8)
         if expected != received:
             return (
@@ -375,7 +360,9 @@ class HdlcFrameReader:
         out: list[HdlcFrame | FrameError] = []
         self._scan(out, final=False)
         if self._pos:
-            self._compact()
+            del self._buf[: self._pos]
+            self._base += self._pos
+            self._pos = 0
         return out
 
     def flush(self) -> list[HdlcFrame | FrameError]:
@@ -393,12 +380,6 @@ class HdlcFrameReader:
         self._skip_start = None
         self._skip_reported = False
         return out
-
-    def _compact(self) -> None:
-        if self._pos:
-            del self._buf[: self._pos]
-            self._base += self._pos
-            self._pos = 0
 
     def _skip(self, index: int) -> None:
         """Note that ``_buf[index]``, not a flag, belongs to no frame."""
@@ -487,8 +468,7 @@ class HdlcFrameReader:
                 error = FrameError(problem, offset=self._base + flag, hint=_LINE_HINT)
                 self._reject(out, flag, error)
                 continue
-            if self._skip_start is not None:
-                self._close_skip(out, flag)
+            self._close_skip(out, flag)
             out.append(frame)
             self._header = None
             self._pos = end
