@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -60,4 +60,87 @@ def test_the_system_zone_is_looked_up_once_per_second(monkeypatch: pytest.Monkey
     assert len(lookups) == 1
     now[0] += 1.0
     assert decode_cosem_date_time(data, None) == first
+    assert len(lookups) == 2
+
+
+def _by_replace(data: bytes, zone: tzinfo) -> datetime | None:
+    """The definition: a naive wall time, then its zone set by datetime.replace()."""
+    year, month, day = int.from_bytes(data[:2], "big"), data[2], data[3]
+    hour, minute, second, hundredths = data[5], data[6], data[7], data[8]
+    deviation, status = int.from_bytes(data[9:11], "big", signed=True), data[11]
+    if year == 0xFFFF or not (1 <= month <= 12 and 1 <= day <= 31) or hour > 23:
+        return None
+    if minute > 59 or second > 59:
+        return None
+    try:
+        wall = datetime(year, month, day, hour, minute, second,
+                        hundredths * 10_000 if hundredths < 100 else 0)
+    except ValueError:
+        return None
+    if deviation != -0x8000 and -840 <= deviation <= 840:
+        return wall.replace(tzinfo=timezone(timedelta(minutes=-deviation)))
+    fold = 0 if status != 0xFF and status & 0x80 else 1
+    candidate = wall.replace(tzinfo=zone, fold=fold)
+    if candidate.utcoffset() != wall.replace(tzinfo=zone, fold=1 - fold).utcoffset():
+        return candidate
+    return wall.replace(tzinfo=zone)
+
+
+# Lord Howe moves its clocks by 30 minutes at 02:00.
+_PLACES = [ZoneInfo("Europe/Vienna"), ZoneInfo("America/New_York"),
+           ZoneInfo("Australia/Lord_Howe"), UTC]
+
+
+@given(
+    year=st.integers(2000, 2040),
+    month=st.integers(0, 13),
+    day=st.integers(0, 32),
+    hour=st.sampled_from([0, 1, 2, 3, 12, 23, 24]),
+    minute=st.integers(0, 60),
+    second=st.sampled_from([0, 30, 59, 60]),
+    hundredths=st.sampled_from([0, 99, 100, 0xFF]),
+    deviation=st.sampled_from([-0x8000, -120, -60, 0, 330, 840, 841, -841]),
+    status=st.sampled_from([0x00, 0x80, 0x81, 0xFF, 0x08]),
+    zone=st.sampled_from(_PLACES),
+)
+def test_instants_made_by_the_constructor_are_those_replace_makes(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, hundredths: int,
+    deviation: int, status: int, zone: tzinfo,
+) -> None:
+    """Same instant, zone object and fold, on the days the clocks change or any other."""
+    if month in (3, 4, 10, 11) and day < 32:
+        day = day % 8 + (24 if month in (3, 10) else 0)  # the change weekends
+    data = (year.to_bytes(2, "big") + bytes([month, day, 0xFF, hour, minute, second,
+                                              hundredths])
+            + deviation.to_bytes(2, "big", signed=True) + bytes([status]))
+    expected = _by_replace(data, zone)
+    result = _fresh(data, zone)
+    assert result == expected
+    if expected is not None:
+        assert result is not None
+        assert (result.tzinfo, result.fold, result.utcoffset()) == (
+            expected.tzinfo, expected.fold, expected.utcoffset())
+
+
+def test_the_system_zone_is_looked_up_once_a_second_for_any_bytes(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream of pushes, each with its own time: one lookup of the system zone a second."""
+    lookups: list[int] = []
+    now = [100.0]
+
+    def system_timezone() -> tzinfo:
+        lookups.append(1)
+        return ZoneInfo("Europe/Vienna")
+
+    monkeypatch.setattr(date_time_module, "system_timezone", system_timezone)
+    monkeypatch.setattr(date_time_module, "monotonic", lambda: now[0])
+    for second in range(5):
+        data = cosem_date_time(datetime(2025, 3, 1, 12, 0, second), deviation=None)
+        assert decode_cosem_date_time(data, None) == datetime(
+            2025, 3, 1, 12, 0, second, tzinfo=ZoneInfo("Europe/Vienna"))
+    assert len(lookups) == 1
+    now[0] += 1.0
+    data = cosem_date_time(datetime(2025, 3, 1, 12, 1), deviation=None)
+    assert decode_cosem_date_time(data, None) is not None
     assert len(lookups) == 2

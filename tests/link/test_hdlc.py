@@ -184,6 +184,36 @@ def test_crc16_x25_matches_bitwise_definition(data: bytes) -> None:
     assert crc16_x25(data) == crc16_x25_bitwise(data)
 
 
+@given(
+    information=st.binary(min_size=1, max_size=300),
+    dst=st.sampled_from([b"\x03", b"\xce\xff", b"\x00\x02\x00\x23"]),
+    src=st.sampled_from([b"\x03", b"\x41"]),
+    flip=st.one_of(st.none(), st.tuples(st.integers(0), st.integers(1, 255))),
+    chunk=st.integers(1, 400),
+)
+def test_fcs_from_the_remembered_header_is_the_crc_of_the_frame(
+    information: bytes, dst: bytes, src: bytes, flip: tuple[int, int] | None, chunk: int
+) -> None:
+    """The reader runs only the information field through the CRC, from the register its
+    header left; a frame passes exactly when the bitwise CRC of all of it is its FCS."""
+    frame = bytearray(build_hdlc_frame(information, dst=dst, src=src))
+    header_size = len(frame) - len(information) - 2
+    if flip is not None:
+        # Past the header (a changed header fails its HCS before any FCS is computed).
+        frame[header_size + flip[0] % (len(frame) - header_size)] ^= flip[1]
+    intact = crc16_x25_bitwise(bytes(frame[:-2])) == int.from_bytes(frame[-2:], "little")
+    wire = b"\x7e" + bytes(build_hdlc_frame(b"\x01", dst=dst, src=src)) + b"\x7e"
+    wire += bytes(frame) + b"\x7e"
+    items, _ = read_frames(wire, [chunk] * (len(wire) // chunk + 1))
+    frames = [item for item in items if isinstance(item, HdlcFrame)]
+    assert [f.information for f in frames] == [b"\x01"] + ([bytes(frame[header_size:-2])]
+                                                            if intact else [])
+    errors = [str(item) for item in items if isinstance(item, FrameError)]
+    assert bool(errors) != intact
+    if not intact:
+        assert "frame check sequence is" in errors[0]
+
+
 # --- one frame ----------------------------------------------------------------------------
 
 

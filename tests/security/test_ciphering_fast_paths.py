@@ -3,12 +3,12 @@ the same plaintext, verdict and hint as CTR followed by a separate check of the 
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -105,7 +105,7 @@ def test_push_after_push_without_a_new_aes_key_schedule(monkeypatch: pytest.Monk
 
     def counting_aes(key: bytes) -> Any:
         made.append(key)
-        return algorithms.AES(key)
+        return AESGCM(key)
 
     key, auth_key = bytes(range(16)), bytes(range(16, 32))
     pushes = [
@@ -113,8 +113,46 @@ def test_push_after_push_without_a_new_aes_key_schedule(monkeypatch: pytest.Monk
                                      auth_key))
         for counter in range(1, 5)
     ]
-    monkeypatch.setattr(ciphering_module, "algorithms", SimpleNamespace(AES=counting_aes))
+    monkeypatch.setattr(ciphering_module, "AESGCM", counting_aes)
     decipherer = Decipherer(key, auth_key)
     for ciphered in pushes:
         assert decipherer.decipher(ciphered).tag_verified is True
     assert made == [key]
+
+
+def _by_one_gcm_context(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes
+                        ) -> tuple[bytes, bool]:
+    """GCM as the standard streams it: one decryptor, the tag given before it starts."""
+    context = Cipher(algorithms.AES(key), modes.GCM(iv, tag, 12)).decryptor()
+    context.authenticate_additional_data(aad)
+    plaintext = context.update(ciphertext)
+    try:
+        context.finalize()
+    except InvalidTag:
+        return plaintext, False
+    return plaintext, True
+
+
+@given(
+    key=st.sampled_from([16, 32]).flatmap(lambda size: st.binary(min_size=size, max_size=size)),
+    iv=st.binary(min_size=12, max_size=12),
+    aad=st.binary(max_size=40),
+    plaintext=st.binary(max_size=600),
+    damage=st.one_of(st.none(), st.integers(0)),
+)
+def test_gcm_by_two_aead_calls_is_gcm(
+    key: bytes, iv: bytes, aad: bytes, plaintext: bytes, damage: int | None
+) -> None:
+    """The tag check by re-enciphering agrees with a streaming GCM decryptor, 12-byte tags,
+    right or damaged anywhere in ciphertext, tag or additional data."""
+    sealed = bytearray(AESGCM(key).encrypt(iv, plaintext, aad))
+    ciphertext, tag = bytes(sealed[: len(plaintext)]), bytes(sealed[len(plaintext) : -4])
+    if damage is not None:
+        parts = [bytearray(ciphertext), bytearray(tag), bytearray(aad)]
+        part = parts[damage % 3] or parts[1]
+        part[damage // 3 % len(part)] ^= 1 << damage % 8
+        ciphertext, tag, aad = bytes(parts[0]), bytes(parts[1]), bytes(parts[2])
+    expected = _by_one_gcm_context(key, iv, aad, ciphertext, tag)
+    assert ciphering_module._gcm_open(AESGCM(key), iv, aad, ciphertext, tag) == expected
+    assert ciphering_module._gcm_with_key(key, iv, aad, ciphertext, tag) == expected
+    assert ciphering_module._gcm_tag_matches(key, iv, aad, ciphertext, tag) == expected[1]

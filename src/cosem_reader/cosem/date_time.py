@@ -89,6 +89,8 @@ def _fixed_zone(deviation: int) -> timezone:
 
 
 _DATE_TIME = struct.Struct(">HBBBBBBBhB")
+#: Year, month, day, hour, minute, second, microsecond: a wall time's fields.
+_Wall = tuple[int, int, int, int, int, int, int]
 
 
 #: The last date-time with its own deviation and what it decoded to: a push often
@@ -128,29 +130,52 @@ def decode_cosem_date_time(data: bytes, local_zone: tzinfo | None = None) -> dat
     if month == 0 or day == 0:
         return None
     microsecond = hundredths * 10_000 if hundredths < 100 else 0
-    try:
-        wall = datetime(year, month, day, hour, minute, second, microsecond)
-    except ValueError:
-        return None
+    # Each instant is made by the constructor, with its zone: datetime.replace() with
+    # keywords costs four times as much.
+    wall: _Wall = (year, month, day, hour, minute, second, microsecond)
     if deviation != _DEVIATION_NOT_SPECIFIED and -840 <= deviation <= 840:
-        instant = wall.replace(tzinfo=_fixed_zone(deviation))
+        try:
+            instant = datetime(*wall, _fixed_zone(deviation))
+        except ValueError:
+            return None
         _LAST_FIXED_DATE_TIME[0] = (bytes(data), instant)
         return instant
-    instant = _placed(wall, status, local_zone)
-    _LAST_LOCAL_DATE_TIME[0] = (bytes(data), local_zone, monotonic(), instant)
-    return instant
+    try:
+        placed = _placed(wall, status, local_zone)
+    except ValueError:
+        return None
+    _LAST_LOCAL_DATE_TIME[0] = (bytes(data), local_zone, monotonic(), placed)
+    return placed
 
 
-def _placed(wall: datetime, status: int, local_zone: tzinfo | None) -> datetime:
-    """A wall time without deviation placed by ``local_zone``, else the system's zone."""
-    zone = local_zone if local_zone is not None else system_timezone()
+#: The system's zone as a date-time last looked it up, and when (``time.monotonic``):
+#: looking it up stats /etc/localtime, which costs more than placing the time, so a
+#: stream of pushes looks it up once a second at most.
+_SYSTEM_ZONE: list[tuple[float, tzinfo | None]] = [(0.0, None)]
+
+
+def _system_zone_of_this_second() -> tzinfo:
+    checked, zone = _SYSTEM_ZONE[0]
+    now = monotonic()
+    if zone is None or not 0.0 <= now - checked < 1.0:
+        zone = system_timezone()
+        _SYSTEM_ZONE[0] = (now, zone)
+    return zone
+
+
+def _placed(wall: _Wall, status: int, local_zone: tzinfo | None) -> datetime:
+    """A wall time without deviation placed by ``local_zone``, else the system's zone.
+
+    Raises ValueError when the wall time is no date (a 30 February).
+    """
+    zone = local_zone if local_zone is not None else _system_zone_of_this_second()
     # In the hour the clocks go back the wall time occurs twice: the status byte's
     # daylight-saving bit says which (fold=0 is the first, still in summer time).
     fold = 0 if status != 0xFF and status & _DAYLIGHT_SAVING_ACTIVE else 1
-    candidate = wall.replace(tzinfo=zone, fold=fold)
-    if candidate.utcoffset() != wall.replace(tzinfo=zone, fold=1 - fold).utcoffset():
+    candidate = datetime(*wall, zone, fold=fold)
+    if candidate.utcoffset() != datetime(*wall, zone, fold=1 - fold).utcoffset():
         return candidate
-    return wall.replace(tzinfo=zone)
+    return datetime(*wall, zone) if fold else candidate
 
 
 def decode_cosem_date(data: bytes) -> date | None:

@@ -84,9 +84,13 @@ def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     final XOR 0xFFFF; the check value of ``b"123456789"`` is 0x906E.  The result is sent least
     significant byte first.
     """
-    register = binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), 0xFFFF)
+    return _crc_on(data, 0xFFFF)[0]
+
+
+def _crc_on(data: bytes | bytearray | memoryview, register: int) -> tuple[int, int]:
+    register = binascii.crc_hqx(bytes(data).translate(_REFLECTED_BYTE), register)
     reflected = (_REFLECTED_BYTE[register & 0xFF] << 8) | _REFLECTED_BYTE[register >> 8]
-    return reflected ^ 0xFFFF
+    return reflected ^ 0xFFFF, register
 
 
 def llc_header_length(data: bytes | bytearray) -> int:
@@ -157,6 +161,8 @@ class _Header:
     control: int
     #: Offset of the first information byte, counted from the format field.
     information_start: int
+    #: The CRC register after the header's bytes, HCS included: the FCS goes on from it.
+    register: int
 
 
 class _NeedMore:
@@ -203,7 +209,7 @@ def _parse_header(
         )
     if header_end > available:
         return _NEED_MORE
-    expected = crc16_x25(memoryview(buf)[start : header_end - 2])
+    expected, register = _crc_on(memoryview(buf)[start : header_end - 2], 0xFFFF)
     received = buf[header_end - 2] | (buf[header_end - 1] << 8)
     if expected != received:
         return (
@@ -217,6 +223,7 @@ def _parse_header(
         source_address=addresses[1],
         control=buf[control_at],
         information_start=header_end - start,
+        register=_crc_on(memoryview(buf)[header_end - 2 : header_end], register)[1],
     )
 
 
@@ -257,14 +264,14 @@ def _finish_frame(
     if information_start == end:
         information = b""
     else:
-        expected = crc16_x25(memoryview(buf)[start : end - 2])
+        information = bytes(buf[information_start : end - 2])
+        expected = _crc_on(information, header.register)[0]
         received = buf[end - 2] | (buf[end - 1] << 8)
         if expected != received:
             return (
                 f"HDLC frame check sequence is 0x{received:04X}, expected 0x{expected:04X}",
                 header.length - 2,
             )
-        information = bytes(buf[information_start : end - 2])
     return _make_frame(header.segmented, header.destination_address, header.source_address,
                        header.control, information, offset)
 
@@ -352,7 +359,10 @@ class HdlcFrameReader:
         self._buf += chunk
         out: list[HdlcFrame | FrameError] = []
         self._scan(out, final=False)
-        self._compact()
+        if self._pos:
+            del self._buf[: self._pos]
+            self._base += self._pos
+            self._pos = 0
         return out
 
     def flush(self) -> list[HdlcFrame | FrameError]:
@@ -370,12 +380,6 @@ class HdlcFrameReader:
         self._skip_start = None
         self._skip_reported = False
         return out
-
-    def _compact(self) -> None:
-        if self._pos:
-            del self._buf[: self._pos]
-            self._base += self._pos
-            self._pos = 0
 
     def _skip(self, index: int) -> None:
         """Note that ``_buf[index]``, not a flag, belongs to no frame."""

@@ -75,6 +75,23 @@ def parse_general_block_transfer(apdu: bytes | bytearray | memoryview) -> Genera
     bytes that follow.
     """
     data = bytes(apdu)
+    control, number, start = _block_fields(data)
+    return _make_block(
+        bool(control & _LAST_BLOCK),
+        bool(control & _STREAMING),
+        control & _WINDOW,
+        number,
+        (data[4] << 8) | data[5],
+        data[start:],
+    )
+
+
+def _block_fields(data: bytes) -> tuple[int, int, int]:
+    """block-control, block-number and where block-data starts in the block ``data``.
+
+    The checks of :func:`parse_general_block_transfer`, which the joiner calls alone: it
+    needs no :class:`GeneralBlockTransfer` per block.
+    """
     if not data or data[0] != GENERAL_BLOCK_TRANSFER_TAG:
         found = f"0x{data[0]:02X}" if data else "nothing"
         raise SegmentError(f"APDU tag is {found}, not 0xE0 (general-block-transfer)", offset=0)
@@ -84,23 +101,14 @@ def parse_general_block_transfer(apdu: bytes | bytearray | memoryview) -> Genera
             offset=len(data),
         )
     length, start = _axdr_length(data, _HEADER_SIZE)
-    end = start + length
-    if end != len(data):
+    if start + length != len(data):
         raise SegmentError(
             f"general-block-transfer block-data length {length} does not match the "
             f"{len(data) - start} bytes that follow",
             offset=_HEADER_SIZE,
             hint="the block was cut short or joined with other bytes",
         )
-    control = data[1]
-    return _make_block(
-        bool(control & _LAST_BLOCK),
-        bool(control & _STREAMING),
-        control & _WINDOW,
-        (data[2] << 8) | data[3],
-        (data[4] << 8) | data[5],
-        data[start:end],
-    )
+    return data[1], (data[2] << 8) | data[3], start
 
 
 class BlockTransferJoiner:
@@ -135,13 +143,12 @@ class BlockTransferJoiner:
             return [apdu]
         out: list[bytes | SegmentError] = []
         try:
-            block = parse_general_block_transfer(apdu)
+            control, number, start = _block_fields(apdu)
         except SegmentError as error:
             if self._parts is not None:
                 self._drop(out, f"a block that does not parse came after block {len(self._parts)}")
             out.append(error)
             return out
-        number = block.block_number
         if number == 1:
             if self._parts is not None:
                 self._drop(out, f"a new transfer began after block {len(self._parts)}")
@@ -162,11 +169,12 @@ class BlockTransferJoiner:
                 hint="a block was lost on the way",
             )
             return out
-        self._parts.append(block.block_data)
-        self._size += len(block.block_data)
+        block_data = apdu[start:]
+        self._parts.append(block_data)
+        self._size += len(block_data)
         if self._size > self.max_apdu_size:
             self._drop(out, f"the joined block-data exceeds {self.max_apdu_size} bytes")
-        elif block.last_block:
+        elif control & _LAST_BLOCK:
             out.append(b"".join(self._parts))
             self._parts = None
             self._size = 0

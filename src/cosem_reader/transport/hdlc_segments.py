@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 #: General-block-transfer tag; see :class:`HdlcApduJoiner` for why the joiner looks at it.
 _GBT_TAG: Final = GENERAL_BLOCK_TRANSFER
 _GBT_LAST_BLOCK: Final = 0x80
+_LLC_HEADERS: Final = (LLC_RESPONSE, LLC_COMMAND)
 
 
 class HdlcApduJoiner:
@@ -76,7 +77,7 @@ class HdlcApduJoiner:
         information = frame.information
         if not information:
             return out
-        if information.startswith((LLC_RESPONSE, LLC_COMMAND)):
+        if information.startswith(_LLC_HEADERS):
             if self._segments is not None:
                 out.append(
                     self._drop(
