@@ -15,6 +15,7 @@ from cosem_reader.security.ciphering import (
     CIPHERED_APDU_TAGS,
     CipheredApdu,
     Deciphered,
+    Decipherer,
     SecurityControl,
     decipher,
     decode_ciphered_apdu,
@@ -220,6 +221,9 @@ def test_round_trip(
     result = decipher(ciphered, key, auth_key)
     assert result == Deciphered(plaintext, True if authenticated else None)
     assert decipher(ciphered, key).plaintext == plaintext
+    # The decipherer's kept key schedule (AESGCM's key stream) gives the same.
+    assert Decipherer(key, auth_key).decipher(ciphered) == result
+    assert Decipherer(key).decipher(ciphered).plaintext == plaintext
     if not sc & 0x20:
         assert ciphered.ciphertext == plaintext
 
