@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +61,7 @@ class MeterRunner:
         console: Console | None = None,
         publisher: Any | None = None,
         counter_store: FrameCounterStore | None = None,
+        on_finished: Callable[[], None] | None = None,
     ) -> None:
         self.meter = meter
         self.settings = settings
@@ -72,6 +74,7 @@ class MeterRunner:
         self.readings = 0
         self.bytes = 0
         self._done = threading.Event()
+        self._on_finished = on_finished
         self._problems = ProblemLog(settings.error_log_interval, self.label)
         self._stops = StopLimits(settings, self.label)
         self.availability = Availability(self.output, self.label, meter.silence_timeout)
@@ -120,6 +123,8 @@ class MeterRunner:
             self.exit_code = EX_SOFTWARE
         finally:
             self._done.set()
+            if self._on_finished is not None:
+                self._on_finished()
 
     def _new_decoder(self, layer: Layer) -> StreamDecoder:
         return StreamDecoder(
@@ -150,6 +155,7 @@ class MeterRunner:
                     else:
                         self._on_result(result, 0.0)
         finally:
+            self.output.flush()  # whatever ended the reading
             if recorder is not None:
                 recorder.close()
         if self.settings.once and self._security_failed and not self.readings:
@@ -196,6 +202,8 @@ class MeterRunner:
                 break  # one chunk of a capture can hold many pushes
             if self._on_result(result, decode_time):
                 self._security_failed = True
+        if results:
+            self.output.flush()
         counters = decoder.counters
         return self._stops.reached(self.bytes, counters.frames, counters.apdus,
                                    done=bool(self.readings or self._security_failed))
@@ -260,6 +268,7 @@ class MeterRunner:
                                  decode_time, publish_time)
         self._push_started = None
         if self.settings.realtime and self.meter.replay:
+            self.output.flush()  # before the pause, not with the chunk
             self._pace(notification)
 
     def _pace(self, notification: Notification) -> None:
