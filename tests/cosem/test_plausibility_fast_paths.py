@@ -80,7 +80,7 @@ def _pushes_of_layouts(draw: Any) -> list[tuple[Notification, float | None]]:
     changed at one place (unit, scaler, or an equal OBIS code that is another object)."""
     layouts = draw(st.lists(st.lists(_identities, min_size=1, max_size=8), min_size=1,
                             max_size=2))
-    pushes = []
+    pushes: list[tuple[Notification, float | None]] = []
     for index in range(draw(st.integers(1, 15))):
         layout = list(layouts[draw(st.integers(0, len(layouts) - 1))])
         if draw(st.integers(0, 4)) == 0:
