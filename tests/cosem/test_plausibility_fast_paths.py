@@ -110,6 +110,36 @@ def test_a_layout_met_again_is_judged_as_afresh(
     )
 
 
+@st.composite
+def _energy_walks(draw: Any) -> list[tuple[Notification, float | None]]:
+    """Two energy registers stepping up and down by a few units a minute: drops within
+    and beyond the last rise's allowance, and values that agree after a drop."""
+    pushes: list[tuple[Notification, float | None]] = []
+    values = [Decimal(1000), Decimal(5000)]
+    scalers = draw(st.tuples(st.sampled_from([0, -1, 1]), st.sampled_from([0, -1, 1])))
+    for index in range(draw(st.integers(2, 20))):
+        values = [value + draw(st.sampled_from([-40, -3, -2, -1, 0, 0, 1, 2, 3, 40]))
+                  for value in values]
+        readings = tuple(
+            Reading(code, str(at), value, "Wh", scaler, "double-long-unsigned")
+            for at, (code, value, scaler) in enumerate(zip(_CODES[:2], values, scalers,
+                                                           strict=True))
+        )
+        stamp = _START + timedelta(seconds=60 * index + draw(st.integers(-30, 30)))
+        pushes.append((Notification("data-notification", index, stamp, readings), None))
+    return pushes
+
+
+@given(_energy_walks(), st.sampled_from([100.0, 300.0]))
+def test_energy_registers_that_step_back_and_agree_are_judged_as_afresh(
+    pushes: list[tuple[Notification, float | None]], max_power: float
+) -> None:
+    """The reference kept for each register (its value, time and allowance) is the old one."""
+    assert _outcome(PlausibilityChecker(max_power), pushes) == _outcome(
+        LegacyPlausibilityChecker(max_power), pushes
+    )
+
+
 def test_the_check_is_decided_once_per_kind_of_register(monkeypatch: pytest.MonkeyPatch) -> None:
     decided: list[Reading] = []
     plain = PlausibilityChecker._check_of

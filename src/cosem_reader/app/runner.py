@@ -48,6 +48,9 @@ __all__ = ["MeterRunner"]
 log = logging.getLogger(__name__)
 trace = logging.getLogger("cosem_reader.trace")
 
+#: What names the meter it came from (a tuple: isinstance is quicker with one than a union).
+_TITLED = (Notification, CipheredApdu, RejectedPushError)
+
 
 class MeterRunner:
     """Reads one meter's source, decodes, and hands readings on; runs in its own thread."""
@@ -92,6 +95,12 @@ class MeterRunner:
         #: The last authenticated frame counters; a persistent store keeps them across runs.
         self._counters = counter_store if counter_store is not None else MemoryCounterStore()
         self._plausibility = PlausibilityChecker(meter.max_power)
+        # Decided once: the settings are frozen, and these are asked for every push.
+        replay = bool(meter.replay)
+        #: A capture read at full speed: the time of arrival says nothing about the meter's.
+        self._fast_replay = replay and not settings.realtime
+        self._paced = replay and settings.realtime
+        self._log_timings = settings.debug.log_timings
         self.thread = threading.Thread(target=self.run, name=f"meter {meter.label}", daemon=True)
 
     @property
@@ -238,8 +247,7 @@ class MeterRunner:
 
     def _foreign(self, result: Decoded) -> bool:
         """Whether ``result`` is another meter's push: counted and logged, nothing else."""
-        title = result.system_title if isinstance(
-            result, Notification | CipheredApdu | RejectedPushError) else None
+        title = result.system_title if isinstance(result, _TITLED) else None
         if title is None or self.system_title in (None, title):
             return False
         self.foreign_pushes += 1
@@ -250,10 +258,8 @@ class MeterRunner:
         now = time.monotonic()
         if self.system_title is None and notification.system_title is not None:
             self.system_title = notification.system_title
-        # A capture read at full speed: the time of arrival says nothing about the meter's.
-        fast_replay = bool(self.meter.replay) and not self.settings.realtime
         notification, withheld = self._plausibility.check(notification,
-                                                          None if fast_replay else now)
+                                                          None if self._fast_replay else now)
         for item in withheld:
             self._problems.withheld(item)
         self.readings += 1
@@ -262,12 +268,12 @@ class MeterRunner:
         started = time.perf_counter()
         self.output.publish(notification)
         publish_time = time.perf_counter() - started
-        if self.settings.debug.log_timings:
+        if self._log_timings:
             receive = now - self._push_started if self._push_started is not None else 0.0
             self._tracer.timings(notification, self._push_started_at, receive,
                                  decode_time, publish_time)
         self._push_started = None
-        if self.settings.realtime and self.meter.replay:
+        if self._paced:
             self.output.flush()  # before the pause, not with the chunk
             self._pace(notification)
 

@@ -59,6 +59,10 @@ class Tracer:
             or debug.log_apdu_json or debug.log_apdu_encrypted_hex
         )
         self._xml_missing = False
+        self._notifications_wanted = (
+            debug.log_cosem_json or debug.log_cosem_xml or debug.log_obis_json
+            or debug.log_obis_plain
+        )
 
     def on_bytes(self, chunk: bytes) -> None:
         debug = self.debug
@@ -109,6 +113,8 @@ class Tracer:
             trace.info("%sAPDU plaintext: %s", self.label, apdu.hex(" ").upper())
 
     def on_notification(self, notification: Notification) -> None:
+        if not self._notifications_wanted:
+            return
         debug = self.debug
         decoding = self.settings.decoding
         if debug.log_cosem_json:

@@ -236,14 +236,11 @@ class PlausibilityChecker:
             self._candidates.pop(key, None)
             rise = value - last.value
             # Without a bound on the rise, the whole rise may have been the error.
-            allowance = (
-                self._allowance(moment - last.moment, step)
-                if unit and moment is not None and last.moment is not None
-                else rise
-            )
+            allowance = rise
+            if unit and moment is not None and last.moment is not None:
+                allowance = min(self._allowance(moment - last.moment, step), rise)
             # In place: no one else holds it (a candidate taken over is made afresh).
-            last.value, last.moment, last.allowance, last.agreeing = (
-                value, moment, min(allowance, rise), 1)
+            last.value, last.moment, last.allowance, last.agreeing = value, moment, allowance, 1
             return None
         if problem[0] == "backwards" and last.value - value <= last.allowance:
             # The last value may have been the wrong one, a little high: wait until
