@@ -136,14 +136,17 @@ class MeterRunner:
                 self._on_finished()
 
     def _new_decoder(self, layer: Layer) -> StreamDecoder:
+        tracer = self._tracer
+        # Hooks only for the logs turned on: a call per telegram and APDU saved otherwise.
+        framed = tracer.frames_wanted
         return StreamDecoder(
             key=self.meter.key,
             auth_key=self.meter.auth_key,
             layer=layer,
             local_zone=load_timezone(self.meter.timezone),
-            on_frame=self._tracer.on_frame,
-            on_link_apdu=self._tracer.on_link_apdu,
-            on_apdu=self._tracer.on_plaintext,
+            on_frame=tracer.on_frame if framed else None,
+            on_link_apdu=tracer.on_link_apdu if framed else None,
+            on_apdu=tracer.on_plaintext if self.settings.debug.log_apdu_decrypted_hex else None,
             layouts=(*self.settings.decoding.layouts, *KNOWN_LAYOUTS),
             scalers=self.settings.decoding.scalers,
             require_authentication=self.meter.require_authentication,
