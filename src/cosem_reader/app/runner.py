@@ -23,6 +23,7 @@ from cosem_reader.app.console import Console
 from cosem_reader.app.exit_codes import EX_DATAERR, EX_OK, EX_SOFTWARE, exit_code_for
 from cosem_reader.app.limits import ProblemLog, StopLimits
 from cosem_reader.app.sources import (
+    CHUNK,
     ByteSource,
     CaptureSource,
     Recorder,
@@ -114,7 +115,7 @@ class MeterRunner:
         if meter.replay == "-":
             return StreamSource(as_hex=meter.replay_hex)
         if meter.replay:
-            chunk = 64 if self.settings.realtime else 4096
+            chunk = 64 if self.settings.realtime else CHUNK
             return CaptureSource(meter.replay, as_hex=meter.replay_hex, chunk_size=chunk)
         return SerialSource(meter.serial, fail_fast=self.settings.once)
 
