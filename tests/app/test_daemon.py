@@ -63,8 +63,9 @@ class TestSerial:
             assert daemon.stop() == 0
 
     def test_reading_is_handed_on_when_its_last_byte_arrives(self, meter: PtyMeter) -> None:
-        """No idle timeout: the push is out while the line stays busy with the next one."""
-        daemon = Daemon(read_args(meter))
+        """No idle timeout: the push is out while the line stays busy with the next one,
+        and a piped stdout is flushed when the input has nothing more (not buffered)."""
+        daemon = Daemon(read_args(meter), env={"PYTHONUNBUFFERED": ""})
         try:
             daemon.wait_for_stderr("reading serial port")
             meter.write(push(0))

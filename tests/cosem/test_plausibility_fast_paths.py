@@ -67,6 +67,79 @@ def test_the_same_readings_kept_and_withheld_as_judged_afresh(
     )
 
 
+_identities = st.tuples(
+    st.sampled_from([*_CODES, None]), st.sampled_from(_UNITS), st.sampled_from([None, -1, 0, 2])
+)
+_values = st.one_of(st.integers(0, 60), st.decimals(0, 60, places=1), st.integers(-10**6, 10**9),
+                    st.just("text"))
+
+
+@st.composite
+def _pushes_of_layouts(draw: Any) -> list[tuple[Notification, float | None]]:
+    """Pushes of one or two layouts in turn, values fresh in each; now and then a layout
+    changed at one place (unit, scaler, or an equal OBIS code that is another object)."""
+    layouts = draw(st.lists(st.lists(_identities, min_size=1, max_size=8), min_size=1,
+                            max_size=2))
+    pushes: list[tuple[Notification, float | None]] = []
+    for index in range(draw(st.integers(1, 15))):
+        layout = list(layouts[draw(st.integers(0, len(layouts) - 1))])
+        if draw(st.integers(0, 4)) == 0:
+            at = draw(st.integers(0, len(layout) - 1))
+            obis, unit, scaler = layout[at]
+            layout[at] = draw(st.sampled_from([
+                (obis, draw(st.sampled_from(_UNITS)), scaler),
+                (obis, unit, draw(st.sampled_from([None, -3, 0, 1]))),
+                (ObisCode.parse(str(obis)) if obis is not None else None, unit, scaler),
+            ]))
+        readings = tuple(
+            Reading(obis, str(at), draw(_values), unit, scaler, "long")
+            for at, (obis, unit, scaler) in enumerate(layout)
+        )
+        stamp = _START + timedelta(seconds=60 * index + draw(st.integers(-30, 30)))
+        pushes.append((Notification("data-notification", index, stamp, readings), None))
+    return pushes
+
+
+@given(_pushes_of_layouts(), st.sampled_from([100.0, 69000.0]))
+def test_a_layout_met_again_is_judged_as_afresh(
+    pushes: list[tuple[Notification, float | None]], max_power: float
+) -> None:
+    """The checks remembered for the last push's layout are only taken for the same one."""
+    assert _outcome(PlausibilityChecker(max_power), pushes) == _outcome(
+        LegacyPlausibilityChecker(max_power), pushes
+    )
+
+
+@st.composite
+def _energy_walks(draw: Any) -> list[tuple[Notification, float | None]]:
+    """Two energy registers stepping up and down by a few units a minute: drops within
+    and beyond the last rise's allowance, and values that agree after a drop."""
+    pushes: list[tuple[Notification, float | None]] = []
+    values = [Decimal(1000), Decimal(5000)]
+    scalers = draw(st.tuples(st.sampled_from([0, -1, 1]), st.sampled_from([0, -1, 1])))
+    for index in range(draw(st.integers(2, 20))):
+        values = [value + draw(st.sampled_from([-40, -3, -2, -1, 0, 0, 1, 2, 3, 40]))
+                  for value in values]
+        readings = tuple(
+            Reading(code, str(at), value, "Wh", scaler, "double-long-unsigned")
+            for at, (code, value, scaler) in enumerate(zip(_CODES[:2], values, scalers,
+                                                           strict=True))
+        )
+        stamp = _START + timedelta(seconds=60 * index + draw(st.integers(-30, 30)))
+        pushes.append((Notification("data-notification", index, stamp, readings), None))
+    return pushes
+
+
+@given(_energy_walks(), st.sampled_from([100.0, 300.0]))
+def test_energy_registers_that_step_back_and_agree_are_judged_as_afresh(
+    pushes: list[tuple[Notification, float | None]], max_power: float
+) -> None:
+    """The reference kept for each register (its value, time and allowance) is the old one."""
+    assert _outcome(PlausibilityChecker(max_power), pushes) == _outcome(
+        LegacyPlausibilityChecker(max_power), pushes
+    )
+
+
 def test_the_check_is_decided_once_per_kind_of_register(monkeypatch: pytest.MonkeyPatch) -> None:
     decided: list[Reading] = []
     plain = PlausibilityChecker._check_of

@@ -36,6 +36,11 @@ class Output:
         elif self.console is not None:
             self.console.show(self.meter, notification)
 
+    def flush(self) -> None:
+        """Hand on what :meth:`publish` printed (MQTT sends each reading by itself)."""
+        if self.console is not None:
+            self.console.flush()
+
     def set_available(self, online: bool, reason: str | None) -> None:
         if self.mqtt is not None:
             self.mqtt.set_available(online, reason)

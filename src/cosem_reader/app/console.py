@@ -1,4 +1,9 @@
-"""Readings on the console: a short line each on a terminal, JSON lines in a pipe."""
+"""Readings on the console: a short line each on a terminal, JSON lines in a pipe.
+
+A reading is written when it is decoded and flushed with the others of the same chunk
+of input (:meth:`Console.flush`): one system call per chunk, not per push, and no
+reading waits for input that has not arrived.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ class Console:
         self._lock = threading.Lock()
 
     def show(self, meter: MeterSettings, notification: Notification) -> None:
-        """Print one reading."""
+        """Print one reading; :meth:`flush` hands it to the reader of the stream."""
         decoding = self.settings.decoding
         if self.mode == "json":
             text = notification_json(
@@ -38,8 +43,16 @@ class Console:
         else:
             text = self.line(meter, notification)
         # When the reader of the pipe goes away, reading goes on.
+        with self._lock:
+            try:  # noqa: SIM105 - contextlib.suppress costs half a microsecond per reading
+                self.stream.write(text + "\n")
+            except BrokenPipeError:
+                pass
+
+    def flush(self) -> None:
+        """Hand what was printed to the reader of the stream."""
         with self._lock, contextlib.suppress(BrokenPipeError):
-            print(text, file=self.stream, flush=True)
+            self.stream.flush()
 
     def line(self, meter: MeterSettings, notification: Notification) -> str:
         """``12:00:05 main  1.8.0 12345.678 kWh  2.8.0 …`` cut to the terminal width."""

@@ -169,6 +169,9 @@ def run_read(args: argparse.Namespace) -> int:
 def run_settings(settings: Settings, console_stream: TextIO | None = None) -> int:
     """Run the meters of ``settings`` until stopped; the process's exit code."""
     stop = threading.Event()
+    # Set when a runner ends or a signal comes: the end of a replay is seen at once,
+    # not at the next look (a tenth of a second, on average, of every replay).
+    wake = threading.Event()
     console = None if settings.mqtt_enabled else Console(settings, console_stream)
     runners: list[MeterRunner] = []
     counter_stores: list[SpoolCounterStore] = []
@@ -179,10 +182,11 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
             counter_stores.append(counters)
         runners.append(
             MeterRunner(
-                meter, settings, stop, console=console, publisher=publisher, counter_store=counters
+                meter, settings, stop, console=console, publisher=publisher,
+                counter_store=counters, on_finished=wake.set,
             )
         )
-    signals = _install_signal_handlers(stop)
+    signals = _install_signal_handlers(stop, wake)
     settle_after_start_up()
     try:
         for runner in runners:
@@ -190,6 +194,7 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
                 runner.publisher.start()
             runner.thread.start()
         while not stop.is_set():
+            wake.clear()
             if all(runner.finished for runner in runners):
                 break
             failed = [r for r in runners if r.finished and r.exit_code == EX_SOFTWARE]
@@ -197,7 +202,7 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
                 # One meter's thread died of a bug: let systemd restart the whole thing.
                 stop.set()
                 break
-            stop.wait(0.2)
+            wake.wait(0.2)
         stop.set()
         for runner in runners:
             runner.thread.join(timeout=10)
@@ -216,7 +221,7 @@ def run_settings(settings: Settings, console_stream: TextIO | None = None) -> in
     return most_severe(runner.exit_code for runner in runners)
 
 
-def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
+def _install_signal_handlers(stop: threading.Event, wake: threading.Event) -> dict[int, Any]:
     if threading.current_thread() is not threading.main_thread():
         return {}
     previous: dict[int, Any] = {}
@@ -226,6 +231,7 @@ def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
             raise KeyboardInterrupt
         log.info("stopping (%s)", signal.Signals(signum).name)
         stop.set()
+        wake.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous[signum] = signal.signal(signum, handler)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from cosem_reader.app.console import Console
 from cosem_reader.app.exit_codes import EX_DATAERR, EX_OK, EX_SOFTWARE, exit_code_for
 from cosem_reader.app.limits import ProblemLog, StopLimits
 from cosem_reader.app.sources import (
+    CHUNK,
     ByteSource,
     CaptureSource,
     Recorder,
@@ -47,6 +49,9 @@ __all__ = ["MeterRunner"]
 log = logging.getLogger(__name__)
 trace = logging.getLogger("cosem_reader.trace")
 
+#: What names the meter it came from (a tuple: isinstance is quicker with one than a union).
+_TITLED = (Notification, CipheredApdu, RejectedPushError)
+
 
 class MeterRunner:
     """Reads one meter's source, decodes, and hands readings on; runs in its own thread."""
@@ -60,6 +65,7 @@ class MeterRunner:
         console: Console | None = None,
         publisher: Any | None = None,
         counter_store: FrameCounterStore | None = None,
+        on_finished: Callable[[], None] | None = None,
     ) -> None:
         self.meter = meter
         self.settings = settings
@@ -72,6 +78,7 @@ class MeterRunner:
         self.readings = 0
         self.bytes = 0
         self._done = threading.Event()
+        self._on_finished = on_finished
         self._problems = ProblemLog(settings.error_log_interval, self.label)
         self._stops = StopLimits(settings, self.label)
         self.availability = Availability(self.output, self.label, meter.silence_timeout)
@@ -89,6 +96,12 @@ class MeterRunner:
         #: The last authenticated frame counters; a persistent store keeps them across runs.
         self._counters = counter_store if counter_store is not None else MemoryCounterStore()
         self._plausibility = PlausibilityChecker(meter.max_power)
+        # Decided once: the settings are frozen, and these are asked for every push.
+        replay = bool(meter.replay)
+        #: A capture read at full speed: the time of arrival says nothing about the meter's.
+        self._fast_replay = replay and not settings.realtime
+        self._paced = replay and settings.realtime
+        self._log_timings = settings.debug.log_timings
         self.thread = threading.Thread(target=self.run, name=f"meter {meter.label}", daemon=True)
 
     @property
@@ -102,7 +115,7 @@ class MeterRunner:
         if meter.replay == "-":
             return StreamSource(as_hex=meter.replay_hex)
         if meter.replay:
-            chunk = 64 if self.settings.realtime else 4096
+            chunk = 64 if self.settings.realtime else CHUNK
             return CaptureSource(meter.replay, as_hex=meter.replay_hex, chunk_size=chunk)
         return SerialSource(meter.serial, fail_fast=self.settings.once)
 
@@ -120,16 +133,21 @@ class MeterRunner:
             self.exit_code = EX_SOFTWARE
         finally:
             self._done.set()
+            if self._on_finished is not None:
+                self._on_finished()
 
     def _new_decoder(self, layer: Layer) -> StreamDecoder:
+        tracer = self._tracer
+        # Hooks only for the logs turned on: a call per telegram and APDU saved otherwise.
+        framed = tracer.frames_wanted
         return StreamDecoder(
             key=self.meter.key,
             auth_key=self.meter.auth_key,
             layer=layer,
             local_zone=load_timezone(self.meter.timezone),
-            on_frame=self._tracer.on_frame,
-            on_link_apdu=self._tracer.on_link_apdu,
-            on_apdu=self._tracer.on_plaintext,
+            on_frame=tracer.on_frame if framed else None,
+            on_link_apdu=tracer.on_link_apdu if framed else None,
+            on_apdu=tracer.on_plaintext if self.settings.debug.log_apdu_decrypted_hex else None,
             layouts=(*self.settings.decoding.layouts, *KNOWN_LAYOUTS),
             scalers=self.settings.decoding.scalers,
             require_authentication=self.meter.require_authentication,
@@ -150,6 +168,7 @@ class MeterRunner:
                     else:
                         self._on_result(result, 0.0)
         finally:
+            self.output.flush()  # whatever ended the reading
             if recorder is not None:
                 recorder.close()
         if self.settings.once and self._security_failed and not self.readings:
@@ -196,6 +215,8 @@ class MeterRunner:
                 break  # one chunk of a capture can hold many pushes
             if self._on_result(result, decode_time):
                 self._security_failed = True
+        if results:
+            self.output.flush()
         counters = decoder.counters
         return self._stops.reached(self.bytes, counters.frames, counters.apdus,
                                    done=bool(self.readings or self._security_failed))
@@ -230,8 +251,7 @@ class MeterRunner:
 
     def _foreign(self, result: Decoded) -> bool:
         """Whether ``result`` is another meter's push: counted and logged, nothing else."""
-        title = result.system_title if isinstance(
-            result, Notification | CipheredApdu | RejectedPushError) else None
+        title = result.system_title if isinstance(result, _TITLED) else None
         if title is None or self.system_title in (None, title):
             return False
         self.foreign_pushes += 1
@@ -242,10 +262,8 @@ class MeterRunner:
         now = time.monotonic()
         if self.system_title is None and notification.system_title is not None:
             self.system_title = notification.system_title
-        # A capture read at full speed: the time of arrival says nothing about the meter's.
-        fast_replay = bool(self.meter.replay) and not self.settings.realtime
         notification, withheld = self._plausibility.check(notification,
-                                                          None if fast_replay else now)
+                                                          None if self._fast_replay else now)
         for item in withheld:
             self._problems.withheld(item)
         self.readings += 1
@@ -254,12 +272,13 @@ class MeterRunner:
         started = time.perf_counter()
         self.output.publish(notification)
         publish_time = time.perf_counter() - started
-        if self.settings.debug.log_timings:
+        if self._log_timings:
             receive = now - self._push_started if self._push_started is not None else 0.0
             self._tracer.timings(notification, self._push_started_at, receive,
                                  decode_time, publish_time)
         self._push_started = None
-        if self.settings.realtime and self.meter.replay:
+        if self._paced:
+            self.output.flush()  # before the pause, not with the chunk
             self._pace(notification)
 
     def _pace(self, notification: Notification) -> None:

@@ -39,6 +39,7 @@ from cosem_reader.app.captures import parse_hex_text, read_capture_file
 from cosem_reader.errors import ConfigError, SourceError
 
 __all__ = [
+    "CHUNK",
     "ByteSource",
     "CaptureSource",
     "Recorder",
@@ -52,6 +53,11 @@ log = logging.getLogger(__name__)
 
 #: Longest wait for bytes in one read; the reader looks at its clocks this often.
 TICK = 0.1
+
+#: Bytes of a capture or a pipe read at once: a dozen pushes.  The decoder keeps the
+#: readings of a whole read alive together, and the garbage collector scans them: 64 KiB
+#: reads cost 3 % more instructions per push (10,000 Netz NÖ pushes, --replay -).
+CHUNK = 4096
 
 EventKind = Literal["opened", "lost", "waiting", "stalled", "resumed", "ended"]
 
@@ -300,7 +306,8 @@ class CaptureSource(ByteSource):
 
     live = False
 
-    def __init__(self, path: str | Path, *, as_hex: bool = False, chunk_size: int = 4096) -> None:
+    def __init__(self, path: str | Path, *, as_hex: bool = False, chunk_size: int = CHUNK
+                 ) -> None:
         self.path = Path(path)
         self.description = str(path)
         self.as_hex = as_hex
@@ -342,7 +349,7 @@ class StreamSource(ByteSource):
             if not ready:
                 yield b""
                 continue
-            chunk = os.read(fd, 65536)
+            chunk = os.read(fd, CHUNK)
             if not chunk:
                 if self.as_hex and pending.strip():
                     yield parse_hex_text(pending, self.description)

@@ -54,11 +54,17 @@ class Tracer:
         self.label = label
         self.settings = settings
         self._serial = bytearray()
-        self._frames_wanted = (
+        #: Whether telegrams and link APDUs are logged at all (else the decoder need not
+        #: call :meth:`on_frame` and :meth:`on_link_apdu`).
+        self.frames_wanted = (
             debug.log_telegram_raw or debug.log_telegram_json or debug.log_apdu_raw
             or debug.log_apdu_json or debug.log_apdu_encrypted_hex
         )
         self._xml_missing = False
+        self._notifications_wanted = (
+            debug.log_cosem_json or debug.log_cosem_xml or debug.log_obis_json
+            or debug.log_obis_plain
+        )
 
     def on_bytes(self, chunk: bytes) -> None:
         debug = self.debug
@@ -70,11 +76,11 @@ class Tracer:
                 self._serial.clear()
 
     def on_frame(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
-        if self._frames_wanted:
+        if self.frames_wanted:
             self._telegram(frame)
 
     def on_link_apdu(self, apdu: bytes) -> None:
-        if self._frames_wanted:
+        if self.frames_wanted:
             self._apdu(apdu)
 
     def _telegram(self, frame: mbus.LongFrame | hdlc.HdlcFrame) -> None:
@@ -109,6 +115,8 @@ class Tracer:
             trace.info("%sAPDU plaintext: %s", self.label, apdu.hex(" ").upper())
 
     def on_notification(self, notification: Notification) -> None:
+        if not self._notifications_wanted:
+            return
         debug = self.debug
         decoding = self.settings.decoding
         if debug.log_cosem_json:

@@ -22,6 +22,7 @@ that a published energy never goes back.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -90,10 +91,13 @@ class _EnergyCheck:
 
 
 _Check = _RangeCheck | _EnergyCheck | None
+#: What decides which check a reading gets: its OBIS code, unit and scaler.
+_Identity = tuple[ObisCode | None, str | None, int | None]
 #: Not decided yet for this OBIS code, unit and scaler.
 _UNKNOWN: Final = _RangeCheck((Decimal(0), Decimal(0)), "", None)
 #: Kinds of register a checker remembers which check applies to (a meter has dozens).
 _MAX_CHECKS = 1024
+_identity = operator.attrgetter("obis", "unit", "scaler")
 
 
 def _outside(check: _RangeCheck, value: Decimal) -> tuple[str, str] | None:
@@ -127,7 +131,11 @@ class PlausibilityChecker:
         self._candidates: dict[str, _Energy] = {}
         self._moment: float | None = None
         #: Which check applies, decided once per OBIS code, unit and scaler.
-        self._checks: dict[tuple[ObisCode | None, str | None, int | None], _Check] = {}
+        self._checks: dict[_Identity, _Check] = {}
+        #: The identities of the last push's readings, and where in it a check applies:
+        #: a meter sends one layout push after push, so the next is looked up as a whole.
+        self._layout: list[_Identity] = []
+        self._applicable: list[tuple[int, _RangeCheck | _EnergyCheck]] = []
         #: The last allowance worked out: (elapsed seconds, step, allowance).
         self._last_allowance: tuple[float, Decimal, Decimal] | None = None
 
@@ -141,19 +149,18 @@ class PlausibilityChecker:
         """
         moment = self._moment_of(notification, received)
         withheld: list[Withheld] = []
-        checks = self._checks
-        for reading in notification.readings:
-            identity = (reading.obis, reading.unit, reading.scaler)
-            check = checks.get(identity, _UNKNOWN)
-            if check is _UNKNOWN:
-                if len(checks) >= _MAX_CHECKS:
-                    checks.clear()
-                check = checks[identity] = self._check_of(reading)
-            if check is None:
-                continue
-            value = _number(reading)
-            if value is None:
-                continue
+        readings = notification.readings
+        layout: list[_Identity] = list(map(_identity, readings))
+        if layout != self._layout:
+            self._applicable = self._applicable_checks(readings, layout)
+            self._layout = layout
+        for index, check in self._applicable:
+            reading = readings[index]
+            value = reading.value
+            if type(value) is not Decimal:
+                value = _number(reading)
+                if value is None:
+                    continue
             if isinstance(check, _EnergyCheck):
                 reason = self._energy_step(check, value, moment)
             else:
@@ -166,6 +173,21 @@ class PlausibilityChecker:
         dropped = {id(item.reading) for item in withheld}
         kept = tuple(r for r in notification.readings if id(r) not in dropped)
         return dataclasses.replace(notification, readings=kept), withheld
+
+    def _applicable_checks(self, readings: tuple[Reading, ...], layout: list[_Identity]
+                           ) -> list[tuple[int, _RangeCheck | _EnergyCheck]]:
+        """Where in a push of this layout a check applies, and which."""
+        applicable: list[tuple[int, _RangeCheck | _EnergyCheck]] = []
+        checks = self._checks
+        for index, (reading, identity) in enumerate(zip(readings, layout, strict=True)):
+            check = checks.get(identity, _UNKNOWN)
+            if check is _UNKNOWN:
+                if len(checks) >= _MAX_CHECKS:
+                    checks.clear()
+                check = checks[identity] = self._check_of(reading)
+            if check is not None:
+                applicable.append((index, check))
+        return applicable
 
     def _moment_of(self, notification: Notification, received: float | None) -> float | None:
         """Seconds on one clock: the meter's when it stamps its pushes, else arrival."""
@@ -212,13 +234,13 @@ class PlausibilityChecker:
         problem = self._compare(last, value, moment, unit, step)
         if problem is None:
             self._candidates.pop(key, None)
+            rise = value - last.value
             # Without a bound on the rise, the whole rise may have been the error.
-            allowance = (
-                self._allowance(moment - last.moment, step)
-                if unit and moment is not None and last.moment is not None
-                else value - last.value
-            )
-            self._energy[key] = _Energy(value, moment, min(allowance, value - last.value))
+            allowance = rise
+            if unit and moment is not None and last.moment is not None:
+                allowance = min(self._allowance(moment - last.moment, step), rise)
+            # In place: no one else holds it (a candidate taken over is made afresh).
+            last.value, last.moment, last.allowance, last.agreeing = value, moment, allowance, 1
             return None
         if problem[0] == "backwards" and last.value - value <= last.allowance:
             # The last value may have been the wrong one, a little high: wait until
@@ -250,8 +272,8 @@ class PlausibilityChecker:
 
     def _compare(self, last: _Energy, value: Decimal, moment: float | None, unit: str | None,
                  step: Decimal) -> tuple[str, str] | None:
-        suffix = f" {unit}" if unit else ""
         if value < last.value:
+            suffix = f" {unit}" if unit else ""
             return "backwards", (f"{value}{suffix} is below the last value {last.value}{suffix};"
                                  " an energy register never goes back")
         if unit is None or moment is None or last.moment is None:
@@ -259,6 +281,7 @@ class PlausibilityChecker:
         elapsed = moment - last.moment
         allowed = self._allowance(elapsed, step)
         if value - last.value > allowed:
+            suffix = f" {unit}" if unit else ""
             return "too-fast", (
                 f"it rose by {value - last.value}{suffix} in {max(0.0, elapsed):.0f} s, more"
                 f" than max_power = {self.max_power} W allows ({allowed:.0f}{suffix})"
