@@ -384,6 +384,31 @@ def test_version_starts_without_the_heavy_imports() -> None:
     assert result.stdout.splitlines() == [f"cosem-reader {__version__}", "[]"]
 
 
+def test_decode_starts_without_the_daemon_imports(capture: Path) -> None:
+    """`decode` leaves out what only the other commands use: the daemon, its settings,
+    MQTT and paho, the discovery command, the demo's resource look-up."""
+    unused = (
+        "paho",
+        "serial",
+        "cosem_reader.app.daemon",
+        "cosem_reader.app.config",
+        "cosem_reader.app.discovery_command",
+        "cosem_reader.output.mqtt",
+        "importlib.resources",
+    )
+    script = (
+        "import sys\n"
+        "from cosem_reader.app.cli import main\n"
+        f"code = main(['--debug', 'decode', '--key', '{KEY.hex()}', sys.argv[1]])\n"
+        f"print(code, sorted(m for m in {unused!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(capture)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert result.stdout.splitlines()[-1] == "0 []"
+
+
 def _read_line_within(stream: IO[bytes], seconds: float) -> bytes:
     """The next line of a child's output, or b"" when none came in time."""
     ready, _, _ = select.select([stream], [], [], seconds)

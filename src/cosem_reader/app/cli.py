@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, TextIO
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
 from cosem_reader.app.collector import settle_after_start_up
-from cosem_reader.app.discovery_command import add_discovery_command
 from cosem_reader.app.exit_codes import (
     EX_DATAERR,
     EX_INTERRUPTED,
@@ -27,7 +26,6 @@ from cosem_reader.app.exit_codes import (
     EX_USAGE,
     exit_code_for,
 )
-from cosem_reader.cosem.manufacturers import manufacturer
 from cosem_reader.errors import (
     CaptureError,
     ConfigError,
@@ -51,6 +49,8 @@ log = logging.getLogger("cosem_reader")
 
 def describe_ciphered(ciphered: CipheredApdu) -> str:
     """One line about a ciphered APDU's security header."""
+    from cosem_reader.cosem.manufacturers import manufacturer  # noqa: PLC0415
+
     security = ciphered.security
     title = ciphered.system_title.hex().upper() if ciphered.system_title else "?"
     maker = manufacturer(ciphered.system_title)
@@ -68,6 +68,7 @@ def describe_ciphered(ciphered: CipheredApdu) -> str:
 
 def format_text(notification: Notification, language: str, template: str | None) -> str:
     """A readable table of one notification."""
+    from cosem_reader.cosem.manufacturers import manufacturer  # noqa: PLC0415
     from cosem_reader.cosem.readings import SCALE_FROM_PUSH, SCALE_FROM_USER  # noqa: PLC0415
     from cosem_reader.output.jsonout import dumps, is_raw_number, number_text  # noqa: PLC0415
 
@@ -275,7 +276,7 @@ def run_decode(args: argparse.Namespace) -> int:
     )
     errors = _ErrorReport(sys.stderr)
     output = _DecodeOutput(args, sys.stdout, errors)
-    settle_after_start_up()
+    settle_after_start_up(collect=False)
     source = "standard input" if args.file == "-" else args.file
     size = 0
     for chunk in capture_chunks(args.file, as_hex=args.hex):
@@ -325,8 +326,12 @@ def _print_notification(notification: Notification, args: argparse.Namespace, ou
 # -- argument parsing -------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of all subcommands."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of all subcommands, or of ``decode`` alone for ``decode``.
+
+    ``decode`` parses the same without the others; leaving them out spares its start-up
+    the daemon's, the settings' and MQTT's imports (about half of it).
+    """
     parser = argparse.ArgumentParser(
         prog="cosem-reader",
         description="Read DLMS/COSEM pushes from a smart meter's customer interface.",
@@ -373,8 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="OBIS name template, e.g. '[measurement] [measurementType] [tariff]'",
     )
     decode.set_defaults(handler=run_decode)
-    _add_daemon_commands(commands)
-    add_discovery_command(commands)
+    if command != "decode":
+        from cosem_reader.app.discovery_command import add_discovery_command  # noqa: PLC0415
+
+        _add_daemon_commands(commands)
+        add_discovery_command(commands)
     _add_demo_flags(commands)
     _debug_after_commands(parser)
     return parser
@@ -430,8 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Answered before the subcommands (and their imports) are set up.
         print(f"cosem-reader {__version__}")
         return EX_OK
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # The top-level options take no value: the first other argument names the command.
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="cosem-reader: %(levelname)s: %(message)s",
