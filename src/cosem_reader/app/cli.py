@@ -216,32 +216,41 @@ class _DecodeOutput:
         self.ciphered_without_key = 0
 
     def take(self, results: Sequence[Notification | CipheredApdu | CosemReaderError]) -> None:
+        """Print the results of one chunk of input: one write, and one flush, for them all."""
         from cosem_reader.cosem.readings import Notification  # noqa: PLC0415
 
+        texts: list[str] = []
         for result in results:
             if isinstance(result, CosemReaderError):
+                # What came before the error is printed before it, as on a terminal.
+                self._write(texts)
                 self.errors.add(result)
             elif isinstance(result, Notification):
                 self.notifications += 1
                 self.errors.release()
-                _print_notification(result, self.args, self.out)
+                texts.append(_notification_text(result, self.args))
             else:
                 self.ciphered_without_key += 1
                 self.errors.release()
-                self._print_ciphered(result)
+                texts.append(self._ciphered_text(result))
+        self._write(texts)
         self.out.flush()
 
-    def _print_ciphered(self, ciphered: CipheredApdu) -> None:
+    def _write(self, texts: list[str]) -> None:
+        if texts:
+            self.out.write("".join(texts))
+            texts.clear()
+
+    def _ciphered_text(self, ciphered: CipheredApdu) -> str:
         from cosem_reader.output.jsonout import ciphered_header, dumps  # noqa: PLC0415
 
         if self.args.format == "json":
-            print(dumps({**ciphered_header(ciphered), "key_needed": True}), file=self.out)
-        elif self.args.format == "xml":
+            return dumps({**ciphered_header(ciphered), "key_needed": True}) + "\n"
+        if self.args.format == "xml":
             from cosem_reader.output.gurux_xml import ciphered_to_xml  # noqa: PLC0415
 
-            print(ciphered_to_xml(ciphered), file=self.out)
-        else:
-            print(describe_ciphered(ciphered), file=self.out)
+            return ciphered_to_xml(ciphered) + "\n"
+        return describe_ciphered(ciphered) + "\n"
 
 
 def _key_option(value: str | None, flag: str) -> bytes | None:
@@ -305,22 +314,21 @@ def run_decode(args: argparse.Namespace) -> int:
     return EX_DATAERR if errors.failures or decoded == 0 else EX_OK
 
 
-def _print_notification(notification: Notification, args: argparse.Namespace, out: TextIO) -> None:
+def _notification_text(notification: Notification, args: argparse.Namespace) -> str:
+    """A decoded push as decode prints it, in the format asked for, with its line end."""
     from cosem_reader.output.jsonout import notification_json  # noqa: PLC0415
 
     if args.format == "json":
-        print(notification_json(notification, args.language, args.name_format), file=out)
-    elif args.format == "xml" and notification.tree is None:
+        return notification_json(notification, args.language, args.name_format) + "\n"
+    if args.format == "xml" and notification.tree is None:
         # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
         text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
-        print(f"<!-- DSMR telegram\n{text}\n-->", file=out)
-    elif args.format == "xml":
+        return f"<!-- DSMR telegram\n{text}\n-->\n"
+    if args.format == "xml":
         from cosem_reader.output.gurux_xml import apdu_to_xml  # noqa: PLC0415
 
-        print(apdu_to_xml(notification.tree), file=out)
-    else:
-        print(format_text(notification, args.language, args.name_format), file=out)
-        print(file=out)
+        return apdu_to_xml(notification.tree) + "\n"
+    return format_text(notification, args.language, args.name_format) + "\n\n"
 
 
 # -- argument parsing -------------------------------------------------------------------
