@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
-from cosem_reader.app.collector import settle_after_start_up
+from cosem_reader.app.collector import DECODE_YOUNG_THRESHOLD, settle_after_start_up
 from cosem_reader.app.exit_codes import (
     EX_DATAERR,
     EX_INTERRUPTED,
@@ -285,7 +285,7 @@ def run_decode(args: argparse.Namespace) -> int:
     )
     errors = _ErrorReport(sys.stderr)
     output = _DecodeOutput(args, sys.stdout, errors)
-    settle_after_start_up(collect=False)
+    settle_after_start_up(collect=False, young=DECODE_YOUNG_THRESHOLD)
     source = "standard input" if args.file == "-" else args.file
     size = 0
     for chunk in capture_chunks(args.file, as_hex=args.hex):
