@@ -100,14 +100,14 @@ def format_text(notification: Notification, language: str, template: str | None)
         elif is_raw_number(reading):
             text += " (raw: scale unknown)"
         rows.append((code, name, text))
-    width_code = max((len(r[0]) for r in rows), default=0)
-    width_name = max((len(r[1]) for r in rows), default=0)
+    width_code = max((len(code) for code, _, _ in rows), default=0)
+    width_name = max((len(name) for _, name, _ in rows), default=0)
     lines = [head]
     origins = {reading.scale_origin for reading in notification.readings}
     profiles = sorted(origins - {None, SCALE_FROM_PUSH, SCALE_FROM_USER})  # type: ignore[type-var]
     if profiles:
         lines.append(f"  meter profile: {', '.join(profiles)}")  # type: ignore[arg-type]
-    lines += [f"  {c:<{width_code}}  {n:<{width_name}}  {t}" for c, n, t in rows]
+    lines += [f"  {c.ljust(width_code)}  {n.ljust(width_name)}  {t}" for c, n, t in rows]
     return "\n".join(lines)
 
 
