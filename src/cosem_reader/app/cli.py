@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, TextIO
 
@@ -214,6 +214,7 @@ class _DecodeOutput:
         self.errors = errors
         self.notifications = 0
         self.ciphered_without_key = 0
+        self._notification_text = _notification_writer(args)
 
     def take(self, results: Sequence[Notification | CipheredApdu | CosemReaderError]) -> None:
         """Print the results of one chunk of input: one write, and one flush, for them all."""
@@ -228,7 +229,7 @@ class _DecodeOutput:
             elif isinstance(result, Notification):
                 self.notifications += 1
                 self.errors.release()
-                texts.append(_notification_text(result, self.args))
+                texts.append(self._notification_text(result))
             else:
                 self.ciphered_without_key += 1
                 self.errors.release()
@@ -314,21 +315,26 @@ def run_decode(args: argparse.Namespace) -> int:
     return EX_DATAERR if errors.failures or decoded == 0 else EX_OK
 
 
-def _notification_text(notification: Notification, args: argparse.Namespace) -> str:
-    """A decoded push as decode prints it, in the format asked for, with its line end."""
-    from cosem_reader.output.jsonout import notification_json  # noqa: PLC0415
-
+def _notification_writer(args: argparse.Namespace) -> Callable[[Notification], str]:
+    """How decode writes a push in the format asked for, with its line end (chosen, and
+    its module imported, once per run rather than per push)."""
+    language, template = args.language, args.name_format
     if args.format == "json":
-        return notification_json(notification, args.language, args.name_format) + "\n"
-    if args.format == "xml" and notification.tree is None:
-        # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
-        text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
-        return f"<!-- DSMR telegram\n{text}\n-->\n"
+        from cosem_reader.output.jsonout import notification_json  # noqa: PLC0415
+
+        return lambda notification: notification_json(notification, language, template) + "\n"
     if args.format == "xml":
         from cosem_reader.output.gurux_xml import apdu_to_xml  # noqa: PLC0415
 
-        return apdu_to_xml(notification.tree) + "\n"
-    return format_text(notification, args.language, args.name_format) + "\n\n"
+        def xml(notification: Notification) -> str:
+            if notification.tree is None:
+                # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
+                text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
+                return f"<!-- DSMR telegram\n{text}\n-->\n"
+            return apdu_to_xml(notification.tree) + "\n"
+
+        return xml
+    return lambda notification: format_text(notification, language, template) + "\n\n"
 
 
 # -- argument parsing -------------------------------------------------------------------
