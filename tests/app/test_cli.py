@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import select
@@ -382,6 +383,60 @@ def test_version_starts_without_the_heavy_imports() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.splitlines() == [f"cosem-reader {__version__}", "[]"]
+
+
+def test_decode_starts_without_the_daemon_imports(capture: Path) -> None:
+    """`decode` leaves out what only the other commands use: the daemon, its settings,
+    MQTT and paho, the discovery command, the demo's resource look-up."""
+    unused = (
+        "paho",
+        "serial",
+        "cosem_reader.app.daemon",
+        "cosem_reader.app.config",
+        "cosem_reader.app.discovery_command",
+        "cosem_reader.output.mqtt",
+        "importlib.resources",
+    )
+    script = (
+        "import sys\n"
+        "from cosem_reader.app.cli import main\n"
+        f"code = main(['--debug', 'decode', '--key', '{KEY.hex()}', sys.argv[1]])\n"
+        f"print(code, sorted(m for m in {unused!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(capture)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert result.stdout.splitlines()[-1] == "0 []"
+
+
+class _CountingOutput(io.StringIO):
+    """Standard output that counts its writes and flushes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.flushes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+@pytest.mark.parametrize("output_format", ["json", "text", "xml"])
+def test_the_pushes_of_one_read_are_one_write(
+    capture: Path, output_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unbuffered standard output (PYTHONUNBUFFERED, as the container sets) costs a system
+    call per write: the pushes of one chunk of input go out in one."""
+    output = _CountingOutput()
+    monkeypatch.setattr(sys, "stdout", output)
+    assert main(["decode", "--key", KEY.hex(), "--format", output_format, str(capture)]) == 0
+    assert output.getvalue().count("frame counter" if output_format == "text" else "\n") >= 2
+    assert output.writes == 1
 
 
 def _read_line_within(stream: IO[bytes], seconds: float) -> bytes:

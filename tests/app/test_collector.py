@@ -8,7 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from cosem_reader.app.cli import main
-from cosem_reader.app.collector import YOUNG_THRESHOLD, settle_after_start_up
+from cosem_reader.app.collector import (
+    DECODE_YOUNG_THRESHOLD,
+    YOUNG_THRESHOLD,
+    settle_after_start_up,
+)
 
 
 @pytest.fixture
@@ -33,4 +37,4 @@ def test_decode_settles_the_collector(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["decode", "--demo"]) == 0
     assert capsys.readouterr().out.startswith("{")
     assert gc.get_freeze_count() > 0
-    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    assert gc.get_threshold()[0] == DECODE_YOUNG_THRESHOLD

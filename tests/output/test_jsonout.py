@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -196,6 +197,66 @@ def test_random_notifications_are_written_as_before(
     before = _legacy(notification, language, template)
     for _ in range(2):
         assert notification_json(notification, language, template) == before
+
+
+#: Values of each kind _VALUES makes, for pushes that keep a layout and change the values.
+_VALUES_OF_KIND: dict[type, st.SearchStrategy[Any]] = {
+    type(None): st.none(),
+    bool: st.booleans(),
+    int: st.integers(-(2**63), 2**64),
+    Decimal: st.one_of(
+        st.decimals(allow_nan=True),
+        st.sampled_from([Decimal("-0"), Decimal("-0.00"), Decimal("0E+2"), Decimal("1E-7")]),
+        st.integers(-(2**31), 2**31).flatmap(
+            lambda raw: st.integers(-9, 3).map(lambda scaler: Decimal(raw).scaleb(scaler))
+        ),
+    ),
+    str: st.text(max_size=12),
+    bytes: st.binary(max_size=6),
+    float: st.floats(),
+    datetime: st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=2))])),
+}
+
+
+@st.composite
+def _pushes_of_one_layout(draw: st.DrawFn) -> list[Notification]:
+    """Pushes whose readings keep code, unit, scaler and kind of value; the values change,
+    and the last push may change one unit."""
+    layout = draw(st.lists(_readings(), max_size=8).map(tuple))
+    pushes = []
+    for counter in range(draw(st.integers(3, 6))):
+        readings = tuple(
+            replace(reading, value=draw(_VALUES_OF_KIND[type(reading.value)]))
+            for reading in layout
+        )
+        pushes.append(
+            Notification("data-notification", counter, None, readings, frame_counter=counter)
+        )
+    if draw(st.booleans()) and layout:
+        changed = (replace(pushes[-1].readings[0], unit="kW"), *pushes[-1].readings[1:])
+        pushes.append(replace(pushes[-1], readings=changed))
+    return pushes
+
+
+@given(_pushes_of_one_layout(), st.sampled_from([("en", None), ("de", "[measurement] %")]))
+def test_pushes_of_one_layout_are_written_as_before(
+    pushes: list[Notification], naming: tuple[str, str | None]
+) -> None:
+    """Decimals by str(), checked once per push, and the time stamp formatted once, against
+    notification_to_dict + the old writer: exponents, NaN, -0 and texts from the cache."""
+    language, template = naming
+    for notification in pushes:
+        assert notification_json(notification, language, template) == _legacy(
+            notification, language, template
+        )
+    moment = datetime(2026, 1, 1, 0, 0, 5, tzinfo=timezone(timedelta(hours=1)))
+    for notification in pushes:
+        stamped = replace(notification, timestamp=moment, readings=(
+            replace(pushes[0].readings[0], value=moment), *notification.readings[1:]
+        ) if notification.readings else ())
+        assert notification_json(stamped, language, template) == _legacy(
+            stamped, language, template
+        )
 
 
 @given(_NOTIFICATIONS, st.text(min_size=1, max_size=8))

@@ -10,9 +10,12 @@ import io
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cosem_reader.errors import CaptureError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "CHUNK_SIZE",
@@ -45,6 +48,8 @@ def parse_hex_text(text: str, source: str) -> bytes:
 
 def read_capture_file(path: str | Path, *, as_hex: bool = False, flag: str = "the path") -> bytes:
     """A capture file's bytes; one-line :class:`CaptureError` when it cannot be read."""
+    from pathlib import Path  # noqa: PLC0415 - decode streams its file without it
+
     file = Path(path)
     try:
         data = file.read_bytes()
@@ -174,21 +179,31 @@ def _raw_chunks(path: str, chunk_size: int) -> Iterator[bytes]:
         while chunk := read(chunk_size):
             yield chunk
         return
-    file = Path(path)
     try:
-        stream = file.open("rb")
+        stream = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
-        raise CaptureError(f"capture file {file} does not exist", hint="check the path") from None
+        raise CaptureError(
+            f"capture file {_shown(path)} does not exist", hint="check the path"
+        ) from None
     except IsADirectoryError:
-        raise CaptureError(f"{file} is a directory, not a capture file") from None
+        raise CaptureError(f"{_shown(path)} is a directory, not a capture file") from None
     except OSError as error:
-        raise CaptureError(f"cannot read capture file {file}: {error.strerror}") from None
+        raise CaptureError(f"cannot read capture file {_shown(path)}: {error.strerror}") from None
     with stream:
         while True:
             try:
                 chunk = stream.read(chunk_size)
             except OSError as error:
-                raise CaptureError(f"cannot read capture file {file}: {error.strerror}") from None
+                raise CaptureError(
+                    f"cannot read capture file {_shown(path)}: {error.strerror}"
+                ) from None
             if not chunk:
                 return
             yield chunk
+
+
+def _shown(path: str) -> str:
+    """A path as messages show it: as pathlib writes it (imported only for a message)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    return str(Path(path))

@@ -12,14 +12,13 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, TextIO
 
 from cosem_reader import __version__
 from cosem_reader.app.captures import capture_chunks
-from cosem_reader.app.collector import settle_after_start_up
-from cosem_reader.app.discovery_command import add_discovery_command
+from cosem_reader.app.collector import DECODE_YOUNG_THRESHOLD, settle_after_start_up
 from cosem_reader.app.exit_codes import (
     EX_DATAERR,
     EX_INTERRUPTED,
@@ -27,7 +26,6 @@ from cosem_reader.app.exit_codes import (
     EX_USAGE,
     exit_code_for,
 )
-from cosem_reader.cosem.manufacturers import manufacturer
 from cosem_reader.errors import (
     CaptureError,
     ConfigError,
@@ -51,6 +49,8 @@ log = logging.getLogger("cosem_reader")
 
 def describe_ciphered(ciphered: CipheredApdu) -> str:
     """One line about a ciphered APDU's security header."""
+    from cosem_reader.cosem.manufacturers import manufacturer  # noqa: PLC0415
+
     security = ciphered.security
     title = ciphered.system_title.hex().upper() if ciphered.system_title else "?"
     maker = manufacturer(ciphered.system_title)
@@ -68,6 +68,7 @@ def describe_ciphered(ciphered: CipheredApdu) -> str:
 
 def format_text(notification: Notification, language: str, template: str | None) -> str:
     """A readable table of one notification."""
+    from cosem_reader.cosem.manufacturers import manufacturer  # noqa: PLC0415
     from cosem_reader.cosem.readings import SCALE_FROM_PUSH, SCALE_FROM_USER  # noqa: PLC0415
     from cosem_reader.output.jsonout import dumps, is_raw_number, number_text  # noqa: PLC0415
 
@@ -99,14 +100,14 @@ def format_text(notification: Notification, language: str, template: str | None)
         elif is_raw_number(reading):
             text += " (raw: scale unknown)"
         rows.append((code, name, text))
-    width_code = max((len(r[0]) for r in rows), default=0)
-    width_name = max((len(r[1]) for r in rows), default=0)
+    width_code = max((len(code) for code, _, _ in rows), default=0)
+    width_name = max((len(name) for _, name, _ in rows), default=0)
     lines = [head]
     origins = {reading.scale_origin for reading in notification.readings}
     profiles = sorted(origins - {None, SCALE_FROM_PUSH, SCALE_FROM_USER})  # type: ignore[type-var]
     if profiles:
         lines.append(f"  meter profile: {', '.join(profiles)}")  # type: ignore[arg-type]
-    lines += [f"  {c:<{width_code}}  {n:<{width_name}}  {t}" for c, n, t in rows]
+    lines += [f"  {c.ljust(width_code)}  {n.ljust(width_name)}  {t}" for c, n, t in rows]
     return "\n".join(lines)
 
 
@@ -213,34 +214,44 @@ class _DecodeOutput:
         self.errors = errors
         self.notifications = 0
         self.ciphered_without_key = 0
+        self._notification_text = _notification_writer(args)
 
     def take(self, results: Sequence[Notification | CipheredApdu | CosemReaderError]) -> None:
+        """Print the results of one chunk of input: one write, and one flush, for them all."""
         from cosem_reader.cosem.readings import Notification  # noqa: PLC0415
 
+        texts: list[str] = []
         for result in results:
             if isinstance(result, CosemReaderError):
+                # What came before the error is printed before it, as on a terminal.
+                self._write(texts)
                 self.errors.add(result)
             elif isinstance(result, Notification):
                 self.notifications += 1
                 self.errors.release()
-                _print_notification(result, self.args, self.out)
+                texts.append(self._notification_text(result))
             else:
                 self.ciphered_without_key += 1
                 self.errors.release()
-                self._print_ciphered(result)
+                texts.append(self._ciphered_text(result))
+        self._write(texts)
         self.out.flush()
 
-    def _print_ciphered(self, ciphered: CipheredApdu) -> None:
+    def _write(self, texts: list[str]) -> None:
+        if texts:
+            self.out.write("".join(texts))
+            texts.clear()
+
+    def _ciphered_text(self, ciphered: CipheredApdu) -> str:
         from cosem_reader.output.jsonout import ciphered_header, dumps  # noqa: PLC0415
 
         if self.args.format == "json":
-            print(dumps({**ciphered_header(ciphered), "key_needed": True}), file=self.out)
-        elif self.args.format == "xml":
+            return dumps({**ciphered_header(ciphered), "key_needed": True}) + "\n"
+        if self.args.format == "xml":
             from cosem_reader.output.gurux_xml import ciphered_to_xml  # noqa: PLC0415
 
-            print(ciphered_to_xml(ciphered), file=self.out)
-        else:
-            print(describe_ciphered(ciphered), file=self.out)
+            return ciphered_to_xml(ciphered) + "\n"
+        return describe_ciphered(ciphered) + "\n"
 
 
 def _key_option(value: str | None, flag: str) -> bytes | None:
@@ -275,7 +286,7 @@ def run_decode(args: argparse.Namespace) -> int:
     )
     errors = _ErrorReport(sys.stderr)
     output = _DecodeOutput(args, sys.stdout, errors)
-    settle_after_start_up()
+    settle_after_start_up(collect=False, young=DECODE_YOUNG_THRESHOLD)
     source = "standard input" if args.file == "-" else args.file
     size = 0
     for chunk in capture_chunks(args.file, as_hex=args.hex):
@@ -304,29 +315,37 @@ def run_decode(args: argparse.Namespace) -> int:
     return EX_DATAERR if errors.failures or decoded == 0 else EX_OK
 
 
-def _print_notification(notification: Notification, args: argparse.Namespace, out: TextIO) -> None:
-    from cosem_reader.output.jsonout import notification_json  # noqa: PLC0415
-
+def _notification_writer(args: argparse.Namespace) -> Callable[[Notification], str]:
+    """How decode writes a push in the format asked for, with its line end (chosen, and
+    its module imported, once per run rather than per push)."""
+    language, template = args.language, args.name_format
     if args.format == "json":
-        print(notification_json(notification, args.language, args.name_format), file=out)
-    elif args.format == "xml" and notification.tree is None:
-        # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
-        text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
-        print(f"<!-- DSMR telegram\n{text}\n-->", file=out)
-    elif args.format == "xml":
+        from cosem_reader.output.jsonout import notification_json  # noqa: PLC0415
+
+        return lambda notification: notification_json(notification, language, template) + "\n"
+    if args.format == "xml":
         from cosem_reader.output.gurux_xml import apdu_to_xml  # noqa: PLC0415
 
-        print(apdu_to_xml(notification.tree), file=out)
-    else:
-        print(format_text(notification, args.language, args.name_format), file=out)
-        print(file=out)
+        def xml(notification: Notification) -> str:
+            if notification.tree is None:
+                # A DSMR telegram is text, not an xDLMS APDU: Gurux has no XML for it.
+                text = notification.apdu.decode("ascii", "replace").replace("--", "- -")
+                return f"<!-- DSMR telegram\n{text}\n-->\n"
+            return apdu_to_xml(notification.tree) + "\n"
+
+        return xml
+    return lambda notification: format_text(notification, language, template) + "\n\n"
 
 
 # -- argument parsing -------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of all subcommands."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of all subcommands, or of ``decode`` alone for ``decode``.
+
+    ``decode`` parses the same without the others; leaving them out spares its start-up
+    the daemon's, the settings' and MQTT's imports (about half of it).
+    """
     parser = argparse.ArgumentParser(
         prog="cosem-reader",
         description="Read DLMS/COSEM pushes from a smart meter's customer interface.",
@@ -373,8 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="OBIS name template, e.g. '[measurement] [measurementType] [tariff]'",
     )
     decode.set_defaults(handler=run_decode)
-    _add_daemon_commands(commands)
-    add_discovery_command(commands)
+    if command != "decode":
+        from cosem_reader.app.discovery_command import add_discovery_command  # noqa: PLC0415
+
+        _add_daemon_commands(commands)
+        add_discovery_command(commands)
     _add_demo_flags(commands)
     _debug_after_commands(parser)
     return parser
@@ -430,8 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Answered before the subcommands (and their imports) are set up.
         print(f"cosem-reader {__version__}")
         return EX_OK
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # The top-level options take no value: the first other argument names the command.
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="cosem-reader: %(levelname)s: %(message)s",

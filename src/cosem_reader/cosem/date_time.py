@@ -14,7 +14,6 @@ import os
 import struct
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache
-from pathlib import Path
 from time import monotonic
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,7 +55,7 @@ def system_timezone() -> tzinfo:
         if cached is not None and cached[0] == identity:
             return cached[1]
         try:
-            with Path(_LOCALTIME).open("rb") as handle:
+            with open(_LOCALTIME, "rb") as handle:
                 zone = ZoneInfo.from_file(handle, key="localtime")
         except (OSError, ValueError):
             pass

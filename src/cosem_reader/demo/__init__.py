@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Callable, Iterator
-from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cosem_reader.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["CAPTURE", "DEMO_KEY", "DEMO_TIMEZONE", "capture_path", "with_demo"]
 
@@ -27,6 +29,8 @@ DEMO_TIMEZONE = "Europe/Vienna"
 @contextlib.contextmanager
 def capture_path() -> Iterator[Path]:
     """A file system path of the demo capture, valid inside the ``with`` block."""
+    from importlib import resources  # noqa: PLC0415 - only --demo pays for its imports
+
     with resources.as_file(resources.files(__name__).joinpath(CAPTURE)) as path:
         yield path
 

@@ -278,8 +278,14 @@ def _list_writer(tag: str) -> _Writer:
     def write(item: Any, indent: str, comments: bool, out: list[str]) -> None:
         out.append(f'{indent}<{tag} Qty="{len(item) & 0xFF:02X}">')
         inner = indent + "  "
-        for element in item:
-            _write(element, inner, comments, out)
+        writers = _DATA_WRITERS
+        for name, element in item:
+            # _write() inlined: a push has some sixty elements; it raises for a bad name.
+            writer = writers.get(name)
+            if writer is None:
+                _write((name, element), inner, comments, out)
+            else:
+                writer(element, inner, comments, out)
         out.append(f"{indent}</{tag}>")
 
     return write

@@ -117,16 +117,44 @@ def notification_json(
     A meter sends the same registers with the same units every push; only the values
     change.  The text around each value (its key, unit and name) is made once per
     register and kind of value (:func:`_reading_parts`), so a push costs one formatted
-    value per reading.
+    value per reading.  A decimal is written by str() (a third of the format's cost),
+    checked once for all of them (:func:`_plain`); a push's time stamp is formatted
+    once, though it is mostly a reading as well.
     """
     naming = (language, name_template, delimiters)
+    moment = notification.timestamp
+    # An ISO date-time is ASCII without quotes or backslashes: quoted, it is its JSON.
+    moment_text = "null" if moment is None else f'"{moment.isoformat()}"'
+    readings = notification.readings
+    found = _readings_text(readings, naming, moment, moment_text, str)
+    if found is not None and not _plain(found[1]):
+        found = _readings_text(readings, naming, moment, moment_text, _decimal)
+    if found is None:
+        # A code (or position) twice: notification_to_dict says which key each gets.
+        body = notification_to_dict(notification, *naming)
+        return dumps(body if meter is None else {"meter": meter, **body})
+    text = _notification_text(notification, moment_text, found[0])
+    return text if meter is None else f'{{"meter": {dumps(meter)}, {text[1:]}'
+
+
+def _readings_text(
+    readings: Sequence[Reading],
+    naming: tuple[str, str | None, str],
+    moment: datetime | None,
+    moment_text: str,
+    decimal_text: Callable[[Decimal], str],
+) -> tuple[str, list[str]] | None:
+    """The ``"values"`` (and ``"values_by_position"``) text of the readings and the texts
+    of their decimals, each written by ``decimal_text``; None when two readings go by
+    one key."""
     cache = _PARTS.get(naming)
     if cache is None or len(cache) > _PARTS_LIMIT:
         cache = _PARTS[naming] = {}
     values: list[str] = []
     by_position: list[str] = []
     keys: list[object] = []
-    for reading in notification.readings:
+    decimals: list[str] = []
+    for reading in readings:
         obis, value = reading.obis, reading.value
         kind = type(value)
         # id(): the cached parts hold the code, so no other object can take its id.
@@ -136,26 +164,43 @@ def notification_json(
         if parts is None:
             parts = cache[found] = _reading_parts(reading, *naming)
         if kind is Decimal:
-            # _decimal() inlined: a dozen per push
-            text = f"{value:f}" if value.is_finite() else "null"  # type: ignore[union-attr]
-            if text == "-0":
-                text = "0"
-        elif kind is int:
-            text = str(value)
-        elif kind is str:
-            text = _encode_basestring(value)  # type: ignore[arg-type]
-        elif kind is datetime:
-            text = f'"{value.isoformat()}"'  # type: ignore[union-attr]
+            text = decimal_text(value)  # type: ignore[arg-type]
+            decimals.append(text)
+        elif value is moment:
+            text = moment_text
         else:
-            text = dumps(format_value(value))
+            text = _value_text(value)
         (values if obis is not None else by_position).append(f"{parts[0]}{text}{parts[1]}")
         keys.append(parts[2])
     if len(set(keys)) != len(keys):
-        # A code (or position) twice: notification_to_dict says which key each gets.
-        body = notification_to_dict(notification, *naming)
-        return dumps(body if meter is None else {"meter": meter, **body})
-    text = _notification_text(notification, values, by_position)
-    return text if meter is None else f'{{"meter": {dumps(meter)}, {text[1:]}'
+        return None
+    text = f'"values": {{{", ".join(values)}}}'
+    if by_position:
+        text = f'{text}, "values_by_position": {{{", ".join(by_position)}}}'
+    return text, decimals
+
+
+def _plain(texts: list[str]) -> bool:
+    """Whether decimals' str() texts are what :func:`_decimal` writes: no exponent, no
+    NaN or Infinity, no -0 (one look at them all: a look costs as much as a str())."""
+    joined = "".join(texts)
+    return not ("E" in joined or "e" in joined or "N" in joined or "I" in joined) and (
+        "-0" not in texts
+    )
+
+
+def _value_text(value: ReadingValue) -> str:
+    """What :func:`dumps` writes for a reading's value, the common kinds without its walk."""
+    kind = type(value)
+    if kind is Decimal:
+        return _decimal(value)  # type: ignore[arg-type]
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return _encode_basestring(value)  # type: ignore[arg-type]
+    if kind is datetime:
+        return f'"{value.isoformat()}"'  # type: ignore[union-attr]
+    return dumps(format_value(value))
 
 
 #: The text before and after a reading's value, and the key it goes by (see
@@ -181,21 +226,17 @@ def _reading_parts(
     return prefix, "}" if rest == "}" else f", {rest}", key
 
 
-def _notification_text(
-    notification: Notification, values: list[str], by_position: list[str]
-) -> str:
-    """notification_to_dict's object as text, around the readings' ready texts."""
-    moment = notification.timestamp
-    head = [f'{{"timestamp": {"null" if moment is None else f"{dumps(moment.isoformat())}"}']
+def _notification_text(notification: Notification, moment_text: str, readings: str) -> str:
+    """notification_to_dict's object as text, around the ready texts of its time stamp and
+    readings."""
+    head = [f'{{"timestamp": {moment_text}']
     if notification.system_title is not None:
         head.append(f'"system_title": "{notification.system_title.hex().upper()}"')
     if notification.frame_counter is not None:
-        head.append(f'"frame_counter": {dumps(notification.frame_counter)}')
+        head.append(f'"frame_counter": {_value_text(notification.frame_counter)}')
     if notification.invoke_id is not None:
-        head.append(f'"invoke_id": {dumps(notification.invoke_id)}')
-    head.append(f'"values": {{{", ".join(values)}}}')
-    if by_position:
-        head.append(f'"values_by_position": {{{", ".join(by_position)}}}')
+        head.append(f'"invoke_id": {_value_text(notification.invoke_id)}')
+    head.append(readings)
     return ", ".join(head) + "}"
 
 
