@@ -26,6 +26,7 @@ about 160 ms apart, so an idle gap says nothing about where a frame ends.
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -52,6 +53,9 @@ _L_OVERFLOW: Final = 256
 MAX_FRAME_LENGTH: Final = _HEADER_LENGTH + 255 + _L_OVERFLOW + 2
 #: Feed chunks are scanned in pieces of this size to keep the buffer bounded.
 _FEED_PIECE: Final = 4096
+
+#: ``68 L L 68`` with ``L >= 3``: where a complete frame with the plain L may begin.
+_HEADER: Final = re.compile(b"%c([%c-\\xff])\\1%c" % (_START, _MIN_L, _START))
 
 _HINT_LINE = "check the serial settings (2400 baud, 8E1 or 8N1) and the wiring"
 _HINT_RESYNC = "bytes were lost on the line; reading goes on at the next frame"
@@ -208,6 +212,33 @@ def parse_long_frame(data: bytes | memoryview) -> LongFrame:
     return result
 
 
+def _frames_in_a_row(
+    buf: bytearray, base: int, skipped: SkippedRun, out: list[LongFrame | FrameError]
+) -> int:
+    """The frames that follow one another from ``buf[0]``; returns where they end.
+
+    LongFrameReader's fast path for a clean line, with _judge's verdict on each: complete
+    with the plain L, no header (so no valid frame) inside, good checksum and stop byte.
+    """
+    size = len(buf)
+    header = _HEADER.match
+    inner_header = _HEADER.search
+    pos = 0
+    while header(buf, pos) is not None:
+        length = buf[pos + 1]
+        end = pos + length + 6
+        if end > size or inner_header(buf, pos + 1, end - _MIN_FRAME_LENGTH + 4) is not None:
+            break
+        frame = _check(buf, pos, length, base)
+        if type(frame) is not LongFrame:
+            break
+        if pos == 0:
+            skipped.close(out)
+        out.append(frame)
+        pos = end
+    return pos
+
+
 # The verdicts of LongFrameReader._judge besides a frame or a failure.
 _NOT_A_HEADER: Final = "not a header"
 
@@ -317,7 +348,7 @@ class LongFrameReader:
         size = len(buf)
         base = self._base
         skip = self._skipped.add
-        pos = 0
+        pos = _frames_in_a_row(buf, base, self._skipped, out)
         self._need = None
         while pos < size:
             start = buf.find(_START, pos)
@@ -446,20 +477,23 @@ class LongFrameReader:
         best_end = min(before, size + 1)
         index = max(first, self._look)
         settled = True
+        search = _HEADER.search
         while index + _MIN_FRAME_LENGTH <= best_end:
-            index = buf.find(_START, index, best_end - _MIN_FRAME_LENGTH + 1)
-            if index < 0:
+            # In C past the start bytes that begin no header (about one per frame).
+            found = search(buf, index, best_end - _MIN_FRAME_LENGTH + _HEADER_LENGTH)
+            if found is None:
+                if settled:
+                    # No header up to there: no frame begins there, whatever follows.
+                    self._look = best_end - _MIN_FRAME_LENGTH + 1
                 break
-            decided = True
-            if _is_header(buf, index) and buf[index + 1] >= _MIN_L:
-                end = index + buf[index + 1] + 6
-                if end > size:
-                    decided = False
-                elif isinstance(_check(buf, index, buf[index + 1], self._base), LongFrame):
-                    decided = False
-                    if end < best_end:
-                        best, best_end = index, end
-            settled = settled and decided
+            index = found.start()
+            end = index + buf[index + 1] + 6
+            if end > size:
+                settled = False
+            elif isinstance(_check(buf, index, buf[index + 1], self._base), LongFrame):
+                settled = False
+                if end < best_end:
+                    best, best_end = index, end
             if settled:
                 self._look = index + 1
             index += 1
