@@ -1,5 +1,5 @@
-"""The M-Bus long-frame reader as it was before its fast paths: the oracle the
-differential tests compare :class:`cosem_reader.link.mbus.LongFrameReader` with."""
+"""The M-Bus long-frame reader and segment joiner as they were before their fast paths:
+the oracles the differential tests compare LongFrameReader and SegmentJoiner with."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from cosem_reader._slots import frozen_constructor
-from cosem_reader.errors import FrameError
+from cosem_reader.errors import FrameError, SegmentError
 from cosem_reader.link.mbus import LongFrame
 from cosem_reader.link.skipped_run import SkippedRun
 
-__all__ = ["LegacyLongFrameReader"]
+__all__ = ["LegacyLongFrameReader", "LegacySegmentJoiner"]
 
 log = logging.getLogger(__name__)
 
@@ -359,3 +359,157 @@ class LegacyLongFrameReader:
                 self._look = index + 1
             index += 1
         return best
+
+
+# -- transport (cosem_reader.transport.mbus_segments) --
+
+#: STSAP and DTSAP in front of each segment's piece of the APDU.
+_TSAP_LENGTH: Final = 2
+
+_HINT_LOST = "a telegram was lost or damaged on the line; the next push should be complete"
+_HINT_MIDWAY = "normal when reading starts in the middle of a push"
+
+
+def _describe(count: int, size: int) -> str:
+    segments = "segment 0" if count == 1 else f"segments 0–{count - 1}"
+    return f"{segments} ({size} APDU bytes)"
+
+
+class LegacySegmentJoiner:
+    """Joins M-Bus segments into APDUs, one :meth:`push` per received telegram.
+
+    An APDU is returned when its last segment (FIN) arrives after segments
+    0, 1, … without a gap.  An incomplete sequence is discarded with one
+    :class:`SegmentError` that names what was dropped; the telegram that broke it
+    is still handled: a segment 0 starts the next APDU (a single telegram,
+    ``CI = 0x10``, is returned at once), any other segment belongs to an APDU whose
+    beginning is lost and is dropped with it, together with the rest of that APDU.
+    """
+
+    __slots__ = ("_dropping", "_next", "_parts", "_received", "_size")
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        #: The segment number the open APDU needs next; None while no APDU is open.
+        self._next: int | None = None
+        #: The segment number that continues an APDU already reported as broken.
+        self._dropping: int | None = None
+        self._size = 0
+        self._received = 0
+
+    @property
+    def is_open(self) -> bool:
+        """True while segments of an unfinished APDU are held."""
+        return self._next is not None
+
+    def push(self, frame: LongFrame | FrameError) -> list[bytes | SegmentError]:
+        """Take the next telegram; return the APDU it completed and what had to be discarded.
+
+        The link layer's errors may be passed in stream order too: one that lost a
+        telegram ends the open APDU, whose rest is gone.  Otherwise the tail of one
+        push and the head of the next, both lost, would leave segments 0 and 1 of two
+        pushes that join like one.
+        """
+        out: list[bytes | SegmentError] = []
+        if isinstance(frame, FrameError):
+            if frame.frame_lost and self._next is not None:
+                # The segments after the lost one belong to the dropped APDU: no more errors.
+                self._dropping = self._next + 1
+                self._discard_open(out, self._received, "a telegram was lost on the line")
+            return out
+        at = self._received
+        self._received += len(frame.user_data)
+        number = frame.segment_number
+        if len(frame.user_data) < _TSAP_LENGTH:
+            reason = (
+                f"segment {number} has {len(frame.user_data)} byte(s) of user data, "
+                "too few for STSAP and DTSAP"
+            )
+            if self._next is not None:
+                self._discard_open(out, at, reason, also=number)
+            else:
+                out.append(SegmentError(f"{reason}; dropped", offset=at, hint=_HINT_LOST))
+            self._dropping = None if frame.is_last_segment else number + 1
+            return out
+        piece = frame.user_data[_TSAP_LENGTH:]
+        if self._next is not None:
+            if number == self._next:
+                self._add(piece, frame.is_last_segment, out, at)
+                return out
+            expected = f"where segment {self._next} was expected"
+            if number == 0:
+                self._discard_open(out, at, f"segment 0 of a new APDU arrived {expected}")
+            else:
+                self._discard_open(out, at, f"segment {number} arrived {expected}", also=number)
+                self._dropping = None if frame.is_last_segment else number + 1
+                return out
+        elif self._dropping is not None and number == self._dropping and number != 0:
+            # The rest of an APDU already reported as broken: one error per APDU is enough.
+            self._dropping = None if frame.is_last_segment else number + 1
+            return out
+        self._dropping = None
+        if number != 0:
+            out.append(
+                SegmentError(
+                    f"segment {number} dropped: segment 0 of its APDU did not arrive",
+                    offset=at,
+                    hint=_HINT_MIDWAY,
+                )
+            )
+            self._dropping = None if frame.is_last_segment else number + 1
+            return out
+        self._next = 0
+        self._add(piece, frame.is_last_segment, out, at)
+        return out
+
+    def flush(self) -> list[SegmentError]:
+        """End of stream: report an APDU still waiting for segments."""
+        out: list[bytes | SegmentError] = []
+        self._discard_open(
+            out, self._received, f"the stream ended where segment {self._next} was expected"
+        )
+        self._dropping = None
+        return [error for error in out if isinstance(error, SegmentError)]
+
+    def _add(self, piece: bytes, last: bool, out: list[bytes | SegmentError], at: int) -> None:
+        self._parts.append(piece)
+        self._size += len(piece)
+        if not last:
+            assert self._next is not None
+            self._next += 1
+            return
+        apdu = b"".join(self._parts)
+        count = len(self._parts)
+        self._reset()
+        if apdu:
+            out.append(apdu)
+            return
+        out.append(
+            SegmentError(
+                f"{_describe(count, 0)} carried an empty APDU",
+                offset=at,
+                hint=_HINT_LOST,
+            )
+        )
+
+    def _discard_open(
+        self, out: list[bytes | SegmentError], at: int, reason: str, *, also: int | None = None
+    ) -> None:
+        if self._next is None:
+            return
+        dropped = _describe(len(self._parts), self._size)
+        if also is not None:
+            dropped += f" and segment {also}"
+        error = SegmentError(
+            f"APDU discarded: {reason}; dropped {dropped}",
+            offset=at,
+            hint=_HINT_LOST,
+        )
+        log.debug("%s", error)
+        out.append(error)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._parts = []
+        self._size = 0
+        self._next = None

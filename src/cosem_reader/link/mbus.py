@@ -112,9 +112,6 @@ _ADLER_PIECE: Final = 256
 
 def _byte_sum(data: _Buffer, start: int, end: int) -> int:
     """The sum of ``data[start:end]``, through zlib's Adler-32 (five times faster than sum())."""
-    if end - start <= _ADLER_PIECE:
-        # Every frame but the T210-D's L + 256 reading: one call.
-        return (zlib.adler32(data[start:end]) & 0xFFFF) - 1
     total = 0
     while start < end:
         stop = min(end, start + _ADLER_PIECE)
@@ -129,7 +126,10 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
     ``base`` is the stream offset of ``data[0]``, for the failure's offset.
     """
     checksum_at = start + _HEADER_LENGTH + length
-    checksum = _byte_sum(data, start + _HEADER_LENGTH, checksum_at) & 0xFF
+    body = data[start + _HEADER_LENGTH : checksum_at]
+    # Every frame but the T210-D's L + 256 reading is one _byte_sum piece: inline (low byte).
+    total = zlib.adler32(body) - 1 if length <= _ADLER_PIECE else _byte_sum(body, 0, length)
+    checksum = total & 0xFF
     if checksum != data[checksum_at]:
         return _Failure(
             f"long frame at byte {base + start} (L={length}) has checksum "
@@ -215,19 +215,21 @@ def parse_long_frame(data: bytes | memoryview) -> LongFrame:
 def _frames_in_a_row(
     buf: bytearray, base: int, skipped: SkippedRun, out: list[LongFrame | FrameError]
 ) -> int:
-    """The frames that follow one another from ``buf[0]``; returns where they end.
-
-    LongFrameReader's fast path for a clean line, with _judge's verdict on each: complete
-    with the plain L, no header (so no valid frame) inside, good checksum and stop byte.
-    """
+    """LongFrameReader's fast path: the frames in a row from ``buf[0]`` that _judge passes
+    (complete with the plain L, no header inside, checksum and stop byte good); their end."""
     size = len(buf)
-    header = _HEADER.match
-    inner_header = _HEADER.search
+    search = _HEADER.search
     pos = 0
-    while header(buf, pos) is not None:
+    found = _HEADER.match(buf, 0)
+    while found is not None:
         length = buf[pos + 1]
         end = pos + length + 6
-        if end > size or inner_header(buf, pos + 1, end - _MIN_FRAME_LENGTH + 4) is not None:
+        if end > size:
+            break
+        # The first header after this one: the next frame's, or one inside this frame.
+        following = search(buf, pos + 1, end + _HEADER_LENGTH)
+        after = -1 if following is None else following.start()
+        if 0 <= after <= end - _MIN_FRAME_LENGTH:
             break
         frame = _check(buf, pos, length, base)
         if type(frame) is not LongFrame:
@@ -236,6 +238,7 @@ def _frames_in_a_row(
             skipped.close(out)
         out.append(frame)
         pos = end
+        found = following if after == end else _HEADER.match(buf, end)
     return pos
 
 
@@ -477,10 +480,9 @@ class LongFrameReader:
         best_end = min(before, size + 1)
         index = max(first, self._look)
         settled = True
-        search = _HEADER.search
         while index + _MIN_FRAME_LENGTH <= best_end:
             # In C past the start bytes that begin no header (about one per frame).
-            found = search(buf, index, best_end - _MIN_FRAME_LENGTH + _HEADER_LENGTH)
+            found = _HEADER.search(buf, index, best_end - _MIN_FRAME_LENGTH + _HEADER_LENGTH)
             if found is None:
                 if settled:
                     # No header up to there: no frame begins there, whatever follows.
@@ -488,9 +490,7 @@ class LongFrameReader:
                 break
             index = found.start()
             end = index + buf[index + 1] + 6
-            if end > size:
-                settled = False
-            elif isinstance(_check(buf, index, buf[index + 1], self._base), LongFrame):
+            if end > size or isinstance(_check(buf, index, buf[index + 1], self._base), LongFrame):
                 settled = False
                 if end < best_end:
                     best, best_end = index, end

@@ -83,8 +83,24 @@ class SegmentJoiner:
                 self._discard_open(out, self._received, "a telegram was lost on the line")
             return out
         at = self._received
-        self._received += len(frame.user_data)
+        data = frame.user_data
+        self._received = at + len(data)
         number = frame.segment_number
+        if number == (self._next or 0) and len(data) >= _TSAP_LENGTH:
+            # The usual telegram, in the fewest steps: the next segment of the open APDU,
+            # or segment 0 when none is open.
+            if self._next is None:
+                self._dropping = None
+                self._next = 0
+            self._add(data[_TSAP_LENGTH:], frame.is_last_segment, out, at)
+        else:
+            self._push_unusual(frame, number, out, at)
+        return out
+
+    def _push_unusual(
+        self, frame: LongFrame, number: int, out: list[bytes | SegmentError], at: int
+    ) -> None:
+        """A telegram that is too short or not the segment expected: what to drop and report."""
         if len(frame.user_data) < _TSAP_LENGTH:
             reason = (
                 f"segment {number} has {len(frame.user_data)} byte(s) of user data, "
@@ -95,23 +111,20 @@ class SegmentJoiner:
             else:
                 out.append(SegmentError(f"{reason}; dropped", offset=at, hint=_HINT_LOST))
             self._dropping = None if frame.is_last_segment else number + 1
-            return out
+            return
         piece = frame.user_data[_TSAP_LENGTH:]
         if self._next is not None:
-            if number == self._next:
-                self._add(piece, frame.is_last_segment, out, at)
-                return out
             expected = f"where segment {self._next} was expected"
             if number == 0:
                 self._discard_open(out, at, f"segment 0 of a new APDU arrived {expected}")
             else:
                 self._discard_open(out, at, f"segment {number} arrived {expected}", also=number)
                 self._dropping = None if frame.is_last_segment else number + 1
-                return out
+                return
         elif self._dropping is not None and number == self._dropping and number != 0:
             # The rest of an APDU already reported as broken: one error per APDU is enough.
             self._dropping = None if frame.is_last_segment else number + 1
-            return out
+            return
         self._dropping = None
         if number != 0:
             out.append(
@@ -122,10 +135,9 @@ class SegmentJoiner:
                 )
             )
             self._dropping = None if frame.is_last_segment else number + 1
-            return out
+            return
         self._next = 0
         self._add(piece, frame.is_last_segment, out, at)
-        return out
 
     def flush(self) -> list[SegmentError]:
         """End of stream: report an APDU still waiting for segments."""
@@ -137,14 +149,15 @@ class SegmentJoiner:
         return [error for error in out if isinstance(error, SegmentError)]
 
     def _add(self, piece: bytes, last: bool, out: list[bytes | SegmentError], at: int) -> None:
-        self._parts.append(piece)
-        self._size += len(piece)
+        parts = self._parts
+        parts.append(piece)
         if not last:
+            self._size += len(piece)
             assert self._next is not None
             self._next += 1
             return
-        apdu = b"".join(self._parts)
-        count = len(self._parts)
+        apdu = b"".join(parts)
+        count = len(parts)
         self._reset()
         if apdu:
             out.append(apdu)
