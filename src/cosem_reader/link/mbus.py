@@ -126,9 +126,14 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
     ``base`` is the stream offset of ``data[0]``, for the failure's offset.
     """
     checksum_at = start + _HEADER_LENGTH + length
-    body = data[start + _HEADER_LENGTH : checksum_at]
-    # Every frame but the T210-D's L + 256 reading is one _byte_sum piece: inline (low byte).
-    total = zlib.adler32(body) - 1 if length <= _ADLER_PIECE else _byte_sum(body, 0, length)
+    control, address, control_information = data[start + 4], data[start + 5], data[start + 6]
+    user_data = bytes(data[start + 7 : checksum_at])
+    if length <= _ADLER_PIECE:
+        # Every frame but the T210-D's L + 256 reading: _byte_sum's one piece, inline and
+        # over the user data the frame keeps (no second copy).
+        total = control + address + control_information + zlib.adler32(user_data) - 1
+    else:
+        total = _byte_sum(data, start + _HEADER_LENGTH, checksum_at)
     checksum = total & 0xFF
     if checksum != data[checksum_at]:
         return _Failure(
@@ -144,12 +149,7 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
             base + checksum_at + 1,
             _HINT_LINE,
         )
-    return _make_long_frame(
-        data[start + 4],
-        data[start + 5],
-        data[start + 6],
-        bytes(data[start + 7 : checksum_at]),
-    )
+    return _make_long_frame(control, address, control_information, user_data)
 
 
 def _is_header(data: _Buffer, start: int) -> bool:
