@@ -26,6 +26,7 @@ about 160 ms apart, so an idle gap says nothing about where a frame ends.
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -52,6 +53,9 @@ _L_OVERFLOW: Final = 256
 MAX_FRAME_LENGTH: Final = _HEADER_LENGTH + 255 + _L_OVERFLOW + 2
 #: Feed chunks are scanned in pieces of this size to keep the buffer bounded.
 _FEED_PIECE: Final = 4096
+
+#: ``68 L L 68`` with ``L >= 3``: where a complete frame with the plain L may begin.
+_HEADER: Final = re.compile(b"%c([%c-\\xff])\\1%c" % (_START, _MIN_L, _START))
 
 _HINT_LINE = "check the serial settings (2400 baud, 8E1 or 8N1) and the wiring"
 _HINT_RESYNC = "bytes were lost on the line; reading goes on at the next frame"
@@ -108,9 +112,6 @@ _ADLER_PIECE: Final = 256
 
 def _byte_sum(data: _Buffer, start: int, end: int) -> int:
     """The sum of ``data[start:end]``, through zlib's Adler-32 (five times faster than sum())."""
-    if end - start <= _ADLER_PIECE:
-        # Every frame but the T210-D's L + 256 reading: one call.
-        return (zlib.adler32(data[start:end]) & 0xFFFF) - 1
     total = 0
     while start < end:
         stop = min(end, start + _ADLER_PIECE)
@@ -125,7 +126,15 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
     ``base`` is the stream offset of ``data[0]``, for the failure's offset.
     """
     checksum_at = start + _HEADER_LENGTH + length
-    checksum = _byte_sum(data, start + _HEADER_LENGTH, checksum_at) & 0xFF
+    control, address, control_information = data[start + 4], data[start + 5], data[start + 6]
+    user_data = bytes(data[start + 7 : checksum_at])
+    if length <= _ADLER_PIECE:
+        # Every frame but the T210-D's L + 256 reading: _byte_sum's one piece, inline and
+        # over the user data the frame keeps (no second copy).
+        total = control + address + control_information + zlib.adler32(user_data) - 1
+    else:
+        total = _byte_sum(data, start + _HEADER_LENGTH, checksum_at)
+    checksum = total & 0xFF
     if checksum != data[checksum_at]:
         return _Failure(
             f"long frame at byte {base + start} (L={length}) has checksum "
@@ -140,12 +149,7 @@ def _check(data: _Buffer, start: int, length: int, base: int) -> LongFrame | _Fa
             base + checksum_at + 1,
             _HINT_LINE,
         )
-    return _make_long_frame(
-        data[start + 4],
-        data[start + 5],
-        data[start + 6],
-        bytes(data[start + 7 : checksum_at]),
-    )
+    return _make_long_frame(control, address, control_information, user_data)
 
 
 def _is_header(data: _Buffer, start: int) -> bool:
@@ -206,6 +210,36 @@ def parse_long_frame(data: bytes | memoryview) -> LongFrame:
     if isinstance(result, _Failure):
         raise FrameError(result.message, offset=result.offset, hint=result.hint)
     return result
+
+
+def _frames_in_a_row(
+    buf: bytearray, base: int, skipped: SkippedRun, out: list[LongFrame | FrameError]
+) -> int:
+    """LongFrameReader's fast path: the frames in a row from ``buf[0]`` that _judge passes
+    (complete with the plain L, no header inside, checksum and stop byte good); their end."""
+    size = len(buf)
+    search = _HEADER.search
+    pos = 0
+    found = _HEADER.match(buf, 0)
+    while found is not None:
+        length = buf[pos + 1]
+        end = pos + length + 6
+        if end > size:
+            break
+        # The first header after this one: the next frame's, or one inside this frame.
+        following = search(buf, pos + 1, end + _HEADER_LENGTH)
+        after = -1 if following is None else following.start()
+        if 0 <= after <= end - _MIN_FRAME_LENGTH:
+            break
+        frame = _check(buf, pos, length, base)
+        if type(frame) is not LongFrame:
+            break
+        if pos == 0:
+            skipped.close(out)
+        out.append(frame)
+        pos = end
+        found = following if after == end else _HEADER.match(buf, end)
+    return pos
 
 
 # The verdicts of LongFrameReader._judge besides a frame or a failure.
@@ -317,7 +351,7 @@ class LongFrameReader:
         size = len(buf)
         base = self._base
         skip = self._skipped.add
-        pos = 0
+        pos = _frames_in_a_row(buf, base, self._skipped, out)
         self._need = None
         while pos < size:
             start = buf.find(_START, pos)
@@ -447,19 +481,19 @@ class LongFrameReader:
         index = max(first, self._look)
         settled = True
         while index + _MIN_FRAME_LENGTH <= best_end:
-            index = buf.find(_START, index, best_end - _MIN_FRAME_LENGTH + 1)
-            if index < 0:
+            # In C past the start bytes that begin no header (about one per frame).
+            found = _HEADER.search(buf, index, best_end - _MIN_FRAME_LENGTH + _HEADER_LENGTH)
+            if found is None:
+                if settled:
+                    # No header up to there: no frame begins there, whatever follows.
+                    self._look = best_end - _MIN_FRAME_LENGTH + 1
                 break
-            decided = True
-            if _is_header(buf, index) and buf[index + 1] >= _MIN_L:
-                end = index + buf[index + 1] + 6
-                if end > size:
-                    decided = False
-                elif isinstance(_check(buf, index, buf[index + 1], self._base), LongFrame):
-                    decided = False
-                    if end < best_end:
-                        best, best_end = index, end
-            settled = settled and decided
+            index = found.start()
+            end = index + buf[index + 1] + 6
+            if end > size or isinstance(_check(buf, index, buf[index + 1], self._base), LongFrame):
+                settled = False
+                if end < best_end:
+                    best, best_end = index, end
             if settled:
                 self._look = index + 1
             index += 1

@@ -51,7 +51,7 @@ class SegmentJoiner:
     beginning is lost and is dropped with it, together with the rest of that APDU.
     """
 
-    __slots__ = ("_dropping", "_next", "_parts", "_received", "_size")
+    __slots__ = ("_dropping", "_next", "_parts", "_received")
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
@@ -59,7 +59,6 @@ class SegmentJoiner:
         self._next: int | None = None
         #: The segment number that continues an APDU already reported as broken.
         self._dropping: int | None = None
-        self._size = 0
         self._received = 0
 
     @property
@@ -83,8 +82,36 @@ class SegmentJoiner:
                 self._discard_open(out, self._received, "a telegram was lost on the line")
             return out
         at = self._received
-        self._received += len(frame.user_data)
+        data = frame.user_data
+        self._received = at + len(data)
         number = frame.segment_number
+        if (number != (self._next or 0) or len(data) < _TSAP_LENGTH) and self._drops(
+            frame, number, out, at
+        ):
+            return out
+        # The next segment of the open APDU, or segment 0 of a new one.
+        if self._next is None:
+            self._dropping = None
+        parts = self._parts
+        parts.append(data[_TSAP_LENGTH:])
+        if not frame.is_last_segment:
+            self._next = number + 1
+            return out
+        apdu = b"".join(parts)
+        count = len(parts)
+        self._reset()
+        if apdu:
+            out.append(apdu)
+        else:
+            error = f"{_describe(count, 0)} carried an empty APDU"
+            out.append(SegmentError(error, offset=at, hint=_HINT_LOST))
+        return out
+
+    def _drops(
+        self, frame: LongFrame, number: int, out: list[bytes | SegmentError], at: int
+    ) -> bool:
+        """A telegram too short or not the segment expected: reports what is dropped,
+        and whether the telegram is (a segment 0 ends the open APDU and starts a new one)."""
         if len(frame.user_data) < _TSAP_LENGTH:
             reason = (
                 f"segment {number} has {len(frame.user_data)} byte(s) of user data, "
@@ -95,25 +122,17 @@ class SegmentJoiner:
             else:
                 out.append(SegmentError(f"{reason}; dropped", offset=at, hint=_HINT_LOST))
             self._dropping = None if frame.is_last_segment else number + 1
-            return out
-        piece = frame.user_data[_TSAP_LENGTH:]
+            return True
         if self._next is not None:
-            if number == self._next:
-                self._add(piece, frame.is_last_segment, out, at)
-                return out
             expected = f"where segment {self._next} was expected"
             if number == 0:
                 self._discard_open(out, at, f"segment 0 of a new APDU arrived {expected}")
-            else:
-                self._discard_open(out, at, f"segment {number} arrived {expected}", also=number)
-                self._dropping = None if frame.is_last_segment else number + 1
-                return out
-        elif self._dropping is not None and number == self._dropping and number != 0:
+                return False
+            self._discard_open(out, at, f"segment {number} arrived {expected}", also=number)
+        elif self._dropping is not None and number == self._dropping:
             # The rest of an APDU already reported as broken: one error per APDU is enough.
-            self._dropping = None if frame.is_last_segment else number + 1
-            return out
-        self._dropping = None
-        if number != 0:
+            pass
+        else:
             out.append(
                 SegmentError(
                     f"segment {number} dropped: segment 0 of its APDU did not arrive",
@@ -121,11 +140,8 @@ class SegmentJoiner:
                     hint=_HINT_MIDWAY,
                 )
             )
-            self._dropping = None if frame.is_last_segment else number + 1
-            return out
-        self._next = 0
-        self._add(piece, frame.is_last_segment, out, at)
-        return out
+        self._dropping = None if frame.is_last_segment else number + 1
+        return True
 
     def flush(self) -> list[SegmentError]:
         """End of stream: report an APDU still waiting for segments."""
@@ -136,33 +152,12 @@ class SegmentJoiner:
         self._dropping = None
         return [error for error in out if isinstance(error, SegmentError)]
 
-    def _add(self, piece: bytes, last: bool, out: list[bytes | SegmentError], at: int) -> None:
-        self._parts.append(piece)
-        self._size += len(piece)
-        if not last:
-            assert self._next is not None
-            self._next += 1
-            return
-        apdu = b"".join(self._parts)
-        count = len(self._parts)
-        self._reset()
-        if apdu:
-            out.append(apdu)
-            return
-        out.append(
-            SegmentError(
-                f"{_describe(count, 0)} carried an empty APDU",
-                offset=at,
-                hint=_HINT_LOST,
-            )
-        )
-
     def _discard_open(
         self, out: list[bytes | SegmentError], at: int, reason: str, *, also: int | None = None
     ) -> None:
         if self._next is None:
             return
-        dropped = _describe(len(self._parts), self._size)
+        dropped = _describe(len(self._parts), sum(map(len, self._parts)))
         if also is not None:
             dropped += f" and segment {also}"
         error = SegmentError(
@@ -176,7 +171,6 @@ class SegmentJoiner:
 
     def _reset(self) -> None:
         self._parts = []
-        self._size = 0
         self._next = None
 
 
