@@ -134,7 +134,8 @@ def notification_json(
         found = (where, reading.unit, reading.scaler, reading.scale_origin, reading.data_type, kind)
         parts = cache.get(found)
         if parts is None:
-            parts = cache[found] = _reading_parts(reading, *naming)
+            # The code goes into the entry: the id() in the key is its own while cached.
+            parts = cache[found] = (*_reading_parts(reading, *naming), obis)
         if kind is Decimal:
             # _decimal() inlined: a dozen per push
             text = f"{value:f}" if value.is_finite() else "null"  # type: ignore[union-attr]
@@ -158,10 +159,12 @@ def notification_json(
     return text if meter is None else f'{{"meter": {dumps(meter)}, {text[1:]}'
 
 
-#: The text before and after a reading's value, and the key it goes by (see
+#: The text before and after a reading's value, the key it goes by and its code (see
 #: notification_json), per language, name template and delimiters; emptied when it grows past the
 #: limit, so that a stream of ever new layouts cannot grow it without end.
-_PARTS: dict[tuple[str, str | None, str], dict[tuple[object, ...], tuple[str, str, object]]] = {}
+_PARTS: dict[
+    tuple[str, str | None, str], dict[tuple[object, ...], tuple[str, str, object, object]]
+] = {}
 _PARTS_LIMIT = 4096
 
 
