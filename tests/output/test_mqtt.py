@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,13 @@ from paho.mqtt.enums import MQTTProtocolVersion
 
 from cosem_reader.errors import ConfigError
 from cosem_reader.output.mqtt import MqttPublisher, MqttSettings, sanitize_level
-from tests.support.broker import Broker, Relay, broker_fixture  # noqa: F401 - the fixture `broker`
+from tests.support.broker import (  # noqa: F401 - the fixture `broker`
+    HOST,
+    Broker,
+    Relay,
+    broker_fixture,
+    free_port,
+)
 from tests.support.publishing import (
     BASE,
     METER,
@@ -263,6 +270,25 @@ def test_broker_restart_after_30_seconds(
     broker: Broker, subscribe: Callable[..., Subscriber], publishers: list[MqttPublisher]
 ) -> None:
     _outage(broker, subscribe, publishers, outage=30.0)
+
+
+def test_a_relay_shut_down_stops_listening() -> None:
+    """A test's relay must not outlive it: one still listening would relay a late
+    connection to a broker port another test may have by then."""
+    relay = Relay(HOST, free_port())  # nothing behind it: it closes what it accepts
+    port = relay.port
+    with socket.create_connection((HOST, port), timeout=5) as client:
+        assert client.recv(1) == b""  # its thread took this one and waits for the next
+    relay.shutdown()
+    assert _refused(port)
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection((HOST, port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 @pytest.mark.broker

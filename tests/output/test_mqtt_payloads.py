@@ -8,6 +8,7 @@ and on notifications hypothesis makes, in every date-time format.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -190,3 +191,49 @@ def test_readings_share_their_topic_strings() -> None:
     second = payloads.reading_messages(push(2), settings, "cosem-reader/m")
     assert [m.topic for m in first] == [m.topic for m in second]
     assert all(a.topic is b.topic for a, b in zip(first, second, strict=True))
+
+
+def _energy(code: ObisCode, value: int) -> Notification:
+    reading = Reading(code, "0", Decimal(value), "Wh", 0, "long-unsigned", value)
+    return Notification("data-notification", None, None, (reading,))
+
+
+def test_a_code_object_at_a_freed_ones_address_keeps_its_own_name() -> None:
+    """The state of the outage test that said energy 0: text cached for a freed code object.
+
+    notification_json kept a register's text by id() of its OBIS code without holding
+    the code; once the code was freed, a new one of another register with the same unit
+    (1-0:2.8.0 after 1-0:1.8.0, as push() parses them anew) could take its address and
+    got the freed one's name: the daemon published 2.8.0's value as 1.8.0's.
+    """
+    settings = MqttSettings(enabled=True)
+    for code in ("1-0:1.8.0", "1-0:2.8.0"):
+        # The OBIS table's memo keeps the first object of each code it describes.
+        state_payload(_energy(ObisCode.parse(code), 1), settings)
+    first = ObisCode.parse("1-0:1.8.0")
+    freed = id(first)
+    state_payload(_energy(first, 12937), settings)
+    del first
+    # The allocator hands a freed object's memory to the next object of its size.
+    held = []
+    for _ in range(10_000):
+        held.append(ObisCode.parse("1-0:2.8.0"))
+        if id(held[-1]) == freed:
+            break
+    state = json.loads(state_payload(_energy(held[-1], 0), settings))
+    assert list(state["values"]) == ["1-0:2.8.0"]
+
+
+def test_each_state_carries_its_own_readings() -> None:
+    """Pushes whose OBIS code objects are freed after each: no state borrows another's text.
+
+    The JSON writer cached a register's text by id() of its code object without holding
+    the object; a new code (1-0:2.8.0) taking a freed one's address (1-0:1.8.0) swapped
+    two values: the outage test's last state said energy 0.
+    """
+    settings = MqttSettings(enabled=True, homeassistant_discovery=False)
+    for energy in range(1, 300):
+        messages = payloads.reading_messages(push(energy), settings, "cosem-reader/m")
+        (state,) = [m.payload for m in messages if m.topic == "cosem-reader/m/state"]
+        values = json.loads(state)["values"]
+        assert (values["1-0:1.8.0"]["value"], values["1-0:2.8.0"]["value"]) == (energy, 0)

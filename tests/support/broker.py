@@ -223,6 +223,10 @@ class Relay:
         """Stop listening and end everything."""
         self._closed = True
         self.cut()
+        # close() alone leaves the thread in accept() holding the socket, still listening
+        # (and relaying one more connection); shutdown() ends that accept().
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
 
     def _accept(self) -> None:

@@ -162,7 +162,8 @@ def _readings_text(
         found = (where, reading.unit, reading.scaler, reading.scale_origin, reading.data_type, kind)
         parts = cache.get(found)
         if parts is None:
-            parts = cache[found] = _reading_parts(reading, *naming)
+            # The code goes into the entry: the id() in the key is its own while cached.
+            parts = cache[found] = (*_reading_parts(reading, *naming), obis)
         if kind is Decimal:
             text = decimal_text(value)  # type: ignore[arg-type]
             decimals.append(text)
@@ -203,10 +204,12 @@ def _value_text(value: ReadingValue) -> str:
     return dumps(format_value(value))
 
 
-#: The text before and after a reading's value, and the key it goes by (see
+#: The text before and after a reading's value, the key it goes by and its code (see
 #: notification_json), per language, name template and delimiters; emptied when it grows past the
 #: limit, so that a stream of ever new layouts cannot grow it without end.
-_PARTS: dict[tuple[str, str | None, str], dict[tuple[object, ...], tuple[str, str, object]]] = {}
+_PARTS: dict[
+    tuple[str, str | None, str], dict[tuple[object, ...], tuple[str, str, object, object]]
+] = {}
 _PARTS_LIMIT = 4096
 
 
