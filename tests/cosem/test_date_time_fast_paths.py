@@ -43,8 +43,8 @@ def test_one_after_the_other_as_decoded_afresh(
         assert (result.tzinfo, result.fold) == (again.tzinfo, again.fold)  # type: ignore[union-attr]
 
 
-def test_the_system_zone_is_looked_up_once_per_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A push's header time and clock object are the same bytes: one zone lookup, not two."""
+def _counted_system_zone(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[float]]:
+    """The system zone (Vienna) with each lookup counted, and a clock the test moves."""
     lookups: list[int] = []
     now = [100.0]
 
@@ -54,6 +54,12 @@ def test_the_system_zone_is_looked_up_once_per_second(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(date_time_module, "system_timezone", system_timezone)
     monkeypatch.setattr(date_time_module, "monotonic", lambda: now[0])
+    return lookups, now
+
+
+def test_the_system_zone_is_looked_up_once_per_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push's header time and clock object are the same bytes: one zone lookup, not two."""
+    lookups, now = _counted_system_zone(monkeypatch)
     data = cosem_date_time(datetime(2025, 3, 1, 12, 0), deviation=None)
     first = _fresh(data, None)
     assert decode_cosem_date_time(data, None) is first
@@ -126,15 +132,7 @@ def test_the_system_zone_is_looked_up_once_a_second_for_any_bytes(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stream of pushes, each with its own time: one lookup of the system zone a second."""
-    lookups: list[int] = []
-    now = [100.0]
-
-    def system_timezone() -> tzinfo:
-        lookups.append(1)
-        return ZoneInfo("Europe/Vienna")
-
-    monkeypatch.setattr(date_time_module, "system_timezone", system_timezone)
-    monkeypatch.setattr(date_time_module, "monotonic", lambda: now[0])
+    lookups, now = _counted_system_zone(monkeypatch)
     for second in range(5):
         data = cosem_date_time(datetime(2025, 3, 1, 12, 0, second), deviation=None)
         assert decode_cosem_date_time(data, None) == datetime(

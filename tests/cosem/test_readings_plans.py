@@ -219,9 +219,9 @@ def test_any_sequence_of_bodies_reads_as_the_walk_reads_it(
     event(f"plans learned: {min(len(fresh_plans.items), 1)}")
 
 
-def test_the_plan_source_holds_no_decoded_values() -> None:
-    """Only indices, lengths and bound names reach exec, never a value from the wire."""
-    body = (
+def _hostile_body() -> tuple[str, Any]:
+    """A body whose text values would do harm if a plan's source ever held them."""
+    return (
         "structure",
         [
             obis("1.0.1.8.0.255"),
@@ -232,6 +232,11 @@ def test_the_plan_source_holds_no_decoded_values() -> None:
             scaler_unit(0, 30),
         ],
     )
+
+
+def test_the_plan_source_holds_no_decoded_values() -> None:
+    """Only indices, lengths and bound names reach exec, never a value from the wire."""
+    body = _hostile_body()
     walk = Walk(None, {})
     walk.steps = []
     walk.elements(body[1], "")
@@ -414,17 +419,7 @@ def test_a_fused_plan_holds_no_decoded_values(monkeypatch: pytest.MonkeyPatch) -
         real_exec(source, namespace)
 
     monkeypatch.setattr(plans_module, "exec", recording, raising=False)
-    body = (
-        "structure",
-        [
-            obis("1.0.1.8.0.255"),
-            ("visible-string", "__import__('os').system('x')"),
-            ("octet-string", b"'); exit(1) #"),
-            obis("1.0.2.8.0.255"),
-            ("double-long-unsigned", 5),
-            scaler_unit(0, 30),
-        ],
-    )
+    body = _hostile_body()
     shaped = Shaped()
     for _ in range(4):
         same(shaped.readings(body), walk_only(body))
