@@ -187,13 +187,17 @@ def test_sigterm_during_a_drain_exits_in_5_seconds_and_counts(
     readings = [m for m in subscriber.messages if not m.topic.endswith("/availability")]
     states = [i for i, m in enumerate(readings) if m.topic.endswith("/state")]
     per_reading = states[1] - states[0]
-    # A reading is delivered when its last message is: they go out in order.
+    # A reading is delivered when its last message is: they go out in order.  The broker
+    # took them all before the stop; this Python subscriber may still be seconds behind a
+    # fast drain (some 40,000 messages).  The length is looked at first: the predicate runs
+    # at every message, under the lock the subscriber's thread needs to take the next.
+    expected = (count - left) * per_reading
     subscriber.wait_for(
         lambda messages: (
-            sum(not m.topic.endswith("/availability") for m in messages)
-            >= (count - left) * per_reading
+            len(messages) >= expected
+            and sum(not m.topic.endswith("/availability") for m in messages) >= expected
         ),
-        timeout=10,
+        timeout=60,
     )
     subscriber.settle()  # a late or duplicate message, had one been sent, has arrived now
     readings = [m for m in subscriber.messages if not m.topic.endswith("/availability")]
