@@ -32,6 +32,7 @@ from tests.support.encoder import (
     kaifa_series,
 )
 from tests.support.legacy_json import legacy_dumps
+from tests.support.strategies import READING_VALUES_BY_KIND, reading_values
 from tests.support.vectors import decode_vector, vector_layer, vector_params
 
 
@@ -148,19 +149,7 @@ def test_dumps_reads_back_as_the_value(value: Any) -> None:
 _CODES = st.sampled_from(
     [ObisCode.parse(code) for code in ("1-0:1.8.0", "1-0:32.7.0", "0-0:96.1.0", "1-0:1.8.0*3")]
 )
-_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**63), 2**64),
-    st.decimals(allow_nan=True),
-    st.integers(-(2**31), 2**31).flatmap(
-        lambda raw: st.integers(-6, 3).map(lambda scaler: Decimal(raw).scaleb(scaler))
-    ),
-    st.text(max_size=12),
-    st.binary(max_size=6),
-    st.floats(),
-    st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=2))])),
-)
+_VALUES = reading_values()
 
 
 @st.composite
@@ -199,25 +188,6 @@ def test_random_notifications_are_written_as_before(
         assert notification_json(notification, language, template) == before
 
 
-#: Values of each kind _VALUES makes, for pushes that keep a layout and change the values.
-_VALUES_OF_KIND: dict[type, st.SearchStrategy[Any]] = {
-    type(None): st.none(),
-    bool: st.booleans(),
-    int: st.integers(-(2**63), 2**64),
-    Decimal: st.one_of(
-        st.decimals(allow_nan=True),
-        st.sampled_from([Decimal("-0"), Decimal("-0.00"), Decimal("0E+2"), Decimal("1E-7")]),
-        st.integers(-(2**31), 2**31).flatmap(
-            lambda raw: st.integers(-9, 3).map(lambda scaler: Decimal(raw).scaleb(scaler))
-        ),
-    ),
-    str: st.text(max_size=12),
-    bytes: st.binary(max_size=6),
-    float: st.floats(),
-    datetime: st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=2))])),
-}
-
-
 @st.composite
 def _pushes_of_one_layout(draw: st.DrawFn) -> list[Notification]:
     """Pushes whose readings keep code, unit, scaler and kind of value; the values change,
@@ -226,7 +196,7 @@ def _pushes_of_one_layout(draw: st.DrawFn) -> list[Notification]:
     pushes = []
     for counter in range(draw(st.integers(3, 6))):
         readings = tuple(
-            replace(reading, value=draw(_VALUES_OF_KIND[type(reading.value)]))
+            replace(reading, value=draw(READING_VALUES_BY_KIND[type(reading.value)]))
             for reading in layout
         )
         pushes.append(

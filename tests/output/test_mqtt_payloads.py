@@ -29,6 +29,7 @@ from cosem_reader.pipeline.decoder import decode_capture
 from tests.support import legacy_payloads as legacy
 from tests.support.encoder import cosem_date_time, data_notification, flat_body, kaifa_series
 from tests.support.publishing import push
+from tests.support.strategies import reading_values
 from tests.support.vectors import decode_vector, vector_params
 
 _FORMATS = ("iso", "iso-local", "epoch", "js")
@@ -91,18 +92,8 @@ _INSTANTS = st.datetimes(
     ),
 )
 _VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**63), 2**64),
-    st.decimals(allow_nan=True),
-    st.integers(-(2**31), 2**31).flatmap(
-        lambda raw: st.integers(-6, 3).map(lambda scaler: Decimal(raw).scaleb(scaler))
-    ),
-    st.text(max_size=12),
+    reading_values(_INSTANTS),
     st.text(alphabet="0123456789T:+.-", max_size=26),
-    st.binary(max_size=6),
-    st.floats(),
-    _INSTANTS,
     _INSTANTS.map(datetime.isoformat),  # a text that spells a date-time is rewritten as one
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -66,3 +68,29 @@ def data_values() -> st.SearchStrategy[tuple[str, Any]]:
     )
 
 
+#: A reading's value of each kind a Reading holds, with the decimals whose text is tricky
+#: (negative zero, exponents, NaN) and those a scaler makes.
+READING_VALUES_BY_KIND: dict[type, st.SearchStrategy[Any]] = {
+    type(None): st.none(),
+    bool: st.booleans(),
+    int: st.integers(-(2**63), 2**64),
+    Decimal: st.one_of(
+        st.decimals(allow_nan=True),
+        st.sampled_from([Decimal("-0"), Decimal("-0.00"), Decimal("0E+2"), Decimal("1E-7")]),
+        st.integers(-(2**31), 2**31).flatmap(
+            lambda raw: st.integers(-9, 3).map(lambda scaler: Decimal(raw).scaleb(scaler))
+        ),
+    ),
+    str: st.text(max_size=12),
+    bytes: st.binary(max_size=6),
+    float: st.floats(),
+    datetime: st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=2))])),
+}
+
+
+def reading_values(instants: st.SearchStrategy[datetime] | None = None) -> st.SearchStrategy[Any]:
+    """A reading's value of any kind; its date-times from ``instants`` when given."""
+    kinds = dict(READING_VALUES_BY_KIND)
+    if instants is not None:
+        kinds[datetime] = instants
+    return st.one_of(*kinds.values())
